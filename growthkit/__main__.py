@@ -1,0 +1,5 @@
+"""`python -m growthkit` runs the CLI."""
+
+from growthkit.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""The Python client (httpx): query API, live stream, export, and a batching Tracker."""

@@ -1,0 +1,1 @@
+"""The desktop console shell: profiles, main window, docks, workers, local cache."""

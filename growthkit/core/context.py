@@ -1,0 +1,50 @@
+"""Event context: the browser/OS/device fields, filled in from a User-Agent when missing."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from ua_parser import parse
+
+CONTEXT_FIELDS = ("browser", "os", "device", "screenResolution", "viewport", "url", "referrer",
+                  "title", "userAgent")
+DEVICE_TYPES = ("desktop", "mobile", "tablet")
+
+
+@lru_cache(maxsize=4096)
+def describe_user_agent(user_agent: str) -> tuple[str, str, str]:
+    """(browser with major version, OS, device type) for a User-Agent string."""
+    result = parse(user_agent)
+    ua, os_, device = result.user_agent, result.os, result.device
+    browser = ua.family if ua else "Other"
+    if ua and ua.major:
+        browser = f"{browser} {ua.major}"
+    os_name = os_.family if os_ else "Other"
+    if os_ and os_.major:
+        os_name = f"{os_name} {os_.major}"
+    family = (device.family if device else "") or ""
+    lowered = user_agent.lower()
+    if "ipad" in lowered or "tablet" in lowered or "tablet" in family.lower() or (
+            "android" in lowered and "mobile" not in lowered):
+        kind = "tablet"
+    elif "mobi" in lowered or "iphone" in lowered or (os_ and os_.family in ("iOS", "Android")):
+        kind = "mobile"
+    else:
+        kind = "desktop"
+    return browser, os_name, kind
+
+
+def enrich(context: dict, header_user_agent: str | None) -> dict:
+    """Fill browser, os and device from the context's userAgent or the request's header."""
+    user_agent = context.get("userAgent") or header_user_agent
+    if user_agent and not context.get("userAgent"):
+        context["userAgent"] = user_agent
+    if user_agent and not all(context.get(k) for k in ("browser", "os", "device")):
+        browser, os_name, kind = describe_user_agent(user_agent[:1000])
+        if not context.get("os"):
+            context["os"] = os_name
+        if not context.get("device"):
+            context["device"] = kind
+        if not context.get("browser"):
+            context["browser"] = browser
+    return context

@@ -1,0 +1,220 @@
+"""Ingest rules: validating a track batch and turning it into rows, event by event.
+
+A batch-level problem (bad JSON, no events, bad fingerprint) rejects the request; a problem
+with one event rejects only that event, so the good events of a batch are still stored.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from growthkit.core.context import enrich
+
+MAX_BODY_BYTES = 512 * 1024
+MAX_EVENT_BYTES = 32 * 1024
+MAX_EVENTS = 100
+MAX_FUTURE_MS = 3600 * 1000
+DAY_MS = 86_400_000
+
+EVENT_NAME = re.compile(r"^[\w\-.:/ ]{1,200}$")
+EVENT_NAME_RULE = ("eventName must be 1-200 characters of letters, digits, spaces and _ - . : /")
+
+
+class BatchError(ValueError):
+    """The whole request is unacceptable; `status` is the HTTP status that fits."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _check_fingerprint(value: str | None) -> str | None:
+    if value is not None and not (1 <= len(value) <= 128 and value.isprintable()):
+        raise ValueError("fingerprint must be 1-128 printable characters")
+    return value
+
+
+def _check_session(value: str | None) -> str | None:
+    if value is not None and not (1 <= len(value) <= 128 and value.isprintable()):
+        raise ValueError("sessionId must be 1-128 printable characters")
+    return value
+
+
+Millis = int | float | str
+
+
+class EventIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: str | None = Field(None, min_length=1, max_length=64)
+    eventName: str
+    properties: dict[str, Any] | None = None
+    timestamp: Millis | None = None
+    fingerprint: str | None = None
+    sessionId: str | None = None
+    context: dict[str, Any] | None = None
+
+    @field_validator("eventName")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not EVENT_NAME.match(v):
+            raise ValueError(EVENT_NAME_RULE)
+        return v
+
+    _fp = field_validator("fingerprint")(classmethod(lambda cls, v: _check_fingerprint(v)))
+    _sid = field_validator("sessionId")(classmethod(lambda cls, v: _check_session(v)))
+
+
+class BatchIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    fingerprint: str | None = None
+    sessionId: str | None = None
+    context: dict[str, Any] | None = None
+    sentAt: Millis | None = None
+    key: str | None = None
+    events: list[Any] = Field(min_length=1, max_length=MAX_EVENTS)
+
+    _fp = field_validator("fingerprint")(classmethod(lambda cls, v: _check_fingerprint(v)))
+    _sid = field_validator("sessionId")(classmethod(lambda cls, v: _check_session(v)))
+
+
+FRIENDLY = {
+    "dict_type": "must be a JSON object",
+    "string_type": "must be a string",
+    "list_type": "must be a JSON array",
+}
+
+
+def describe(error: ValidationError, prefix: str = "") -> str:
+    """Pydantic errors as one readable sentence naming each field and its rule."""
+    parts = []
+    for e in error.errors(include_url=False):
+        loc = ".".join(str(x) for x in e["loc"]) or "body"
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] in ("too_short", "too_long") and loc == "events":
+            msg = f"must hold 1-{MAX_EVENTS} events"
+        elif e["type"] == "missing":
+            msg = "is required"
+        elif e["type"] in FRIENDLY:
+            msg = FRIENDLY[e["type"]]
+        parts.append(msg if msg.startswith(loc.split(".")[-1]) else f"{prefix}{loc}: {msg}")
+    return "; ".join(parts)
+
+
+def _millis(value: Millis | None, name: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        from growthkit.core.clock import parse_time
+
+        try:
+            return parse_time(value)
+        except ValueError:
+            raise ValueError(f"{name} must be epoch milliseconds or an ISO-8601 time") from None
+    return int(value)
+
+
+@dataclass
+class Event:
+    """One accepted event, ready to store; session_id None means 'assign one'."""
+
+    id: str
+    fingerprint: str
+    event_name: str
+    properties: dict | None
+    context: dict
+    session_id: str | None
+    timestamp: int
+    received_at: int
+    seq: int | None = None  # the store's row number, once stored
+
+
+@dataclass
+class ParsedBatch:
+    key: str | None
+    events: list[tuple[int, Event]] = field(default_factory=list)  # (index in batch, event)
+    rejected: list[dict] = field(default_factory=list)  # {"index", "error"}
+
+    def reject(self, index: int, error: str) -> None:
+        self.rejected.append({"index": index, "error": error})
+
+
+def load_body(body: bytes) -> dict:
+    """Decode a request body (JSON sent as application/json or text/plain)."""
+    if len(body) > MAX_BODY_BYTES:
+        raise BatchError(413, f"body is {len(body)} bytes; the limit is {MAX_BODY_BYTES} bytes")
+    if not body.strip():
+        raise BatchError(400, "body is empty: send a JSON object with an events array")
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BatchError(400, f"body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise BatchError(422, "body must be a JSON object with an events array")
+    return data
+
+
+def parse_batch(data: dict, *, received_at: int, retention_days: int,
+                user_agent: str | None = None) -> ParsedBatch:
+    """Validate a decoded batch; events that break a rule land in `rejected` by index."""
+    try:
+        batch = BatchIn.model_validate(data)
+    except ValidationError as exc:
+        raise BatchError(422, describe(exc)) from None
+    try:
+        sent_at = _millis(batch.sentAt, "sentAt")
+    except ValueError as exc:
+        raise BatchError(422, str(exc)) from None
+    skew = (received_at - sent_at) if sent_at is not None else 0
+    oldest = received_at - retention_days * DAY_MS
+    parsed = ParsedBatch(key=batch.key)
+    for index, raw in enumerate(batch.events):
+        if not isinstance(raw, dict):
+            parsed.reject(index, "event must be a JSON object with an eventName")
+            continue
+        size = len(orjson.dumps(raw))
+        if size > MAX_EVENT_BYTES:
+            parsed.reject(index, f"event is {size} bytes; the limit is {MAX_EVENT_BYTES} bytes")
+            continue
+        try:
+            ev = EventIn.model_validate(raw)
+            ts = _millis(ev.timestamp, "timestamp")
+        except ValidationError as exc:
+            parsed.reject(index, describe(exc))
+            continue
+        except ValueError as exc:
+            parsed.reject(index, str(exc))
+            continue
+        fingerprint = ev.fingerprint or batch.fingerprint
+        if fingerprint is None:
+            parsed.reject(index, "fingerprint is required (on the batch or the event)")
+            continue
+        # Correct the client's clock: the event happened (sentAt - timestamp) before receipt.
+        stored_ts = received_at if ts is None else ts + skew
+        if stored_ts > received_at + MAX_FUTURE_MS:
+            parsed.reject(index, "timestamp is more than 1 hour in the future")
+            continue
+        if stored_ts < oldest:
+            parsed.reject(index, f"timestamp is older than the app's retention "
+                                 f"({retention_days} days)")
+            continue
+        context = {**(batch.context or {}), **(ev.context or {})}
+        parsed.events.append((index, Event(
+            id=ev.id or str(uuid.uuid4()),
+            fingerprint=fingerprint,
+            event_name=ev.eventName,
+            properties=ev.properties,
+            context=enrich(context, user_agent),
+            session_id=ev.sessionId or batch.sessionId,
+            timestamp=stored_ts,
+            received_at=received_at,
+        )))
+    return parsed

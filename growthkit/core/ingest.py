@@ -1,0 +1,139 @@
+"""Storing accepted events: de-duplication by id, server-side sessions, lead upserts.
+
+`write_batches` stores many requests' events in one transaction (the server's group commit)
+and reports per request which events were new and which were duplicates.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, case, select, tuple_
+
+from growthkit.core.events import Event
+from growthkit.core.schema import activities, leads
+from growthkit.core.store import insert
+
+SESSION_GAP_MS = 30 * 60 * 1000
+CHUNK = 500
+
+
+@dataclass
+class BatchWrite:
+    """One request's accepted events for one app."""
+
+    app_id: str
+    events: Sequence[Event]
+
+
+@dataclass
+class WriteResult:
+    stored: list[Event]
+    duplicates: int
+
+
+def _assign_sessions(conn: Connection, batches: Sequence[BatchWrite]) -> dict:
+    """Give events without a sessionId the lead's current session (30 min inactivity rule).
+
+    Returns the lead session state to persist: {(app, fp): (session_id, last_event_at)}.
+    """
+    needing = sorted({(b.app_id, e.fingerprint) for b in batches for e in b.events
+                      if e.session_id is None})
+    state: dict[tuple[str, str], tuple[str | None, int | None]] = {}
+    for i in range(0, len(needing), CHUNK):
+        keys = needing[i:i + CHUNK]
+        rows = conn.execute(select(leads.c.app_id, leads.c.fingerprint, leads.c.last_session_id,
+                                   leads.c.last_event_at)
+                            .where(tuple_(leads.c.app_id, leads.c.fingerprint).in_(keys)))
+        for r in rows:
+            state[(r.app_id, r.fingerprint)] = (r.last_session_id, r.last_event_at)
+    pending = sorted(((b.app_id, e) for b in batches for e in b.events if e.session_id is None),
+                     key=lambda item: item[1].timestamp)
+    for app_id, ev in pending:
+        key = (app_id, ev.fingerprint)
+        session, last = state.get(key, (None, None))
+        if session is None or last is None or abs(ev.timestamp - last) > SESSION_GAP_MS:
+            session = "s_" + uuid.uuid4().hex
+        ev.session_id = session
+        state[key] = (session, max(ev.timestamp, last or ev.timestamp))
+    return state
+
+
+def _upsert_leads(conn: Connection, batches: Sequence[BatchWrite], sessions: dict) -> None:
+    spans: dict[tuple[str, str], list[int]] = {}
+    for b in batches:
+        for e in b.events:
+            span = spans.setdefault((b.app_id, e.fingerprint), [e.timestamp, e.timestamp])
+            span[0] = min(span[0], e.timestamp)
+            span[1] = max(span[1], e.timestamp)
+    if not spans:
+        return
+    # Sorted keys: concurrent writers lock lead rows in the same order (no deadlocks).
+    rows = []
+    for (app_id, fp), (first, last) in sorted(spans.items()):
+        session, last_event = sessions.get((app_id, fp), (None, None))
+        rows.append({"app_id": app_id, "fingerprint": fp, "first_seen": first, "last_seen": last,
+                     "last_session_id": session, "last_event_at": last_event})
+    stmt = insert(conn, leads)
+    ex = stmt.excluded
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[leads.c.app_id, leads.c.fingerprint],
+        set_={
+            "first_seen": case((ex.first_seen < leads.c.first_seen, ex.first_seen),
+                               else_=leads.c.first_seen),
+            "last_seen": case((ex.last_seen > leads.c.last_seen, ex.last_seen),
+                              else_=leads.c.last_seen),
+            "last_session_id": case((ex.last_session_id.is_(None), leads.c.last_session_id),
+                                    else_=ex.last_session_id),
+            "last_event_at": case((ex.last_event_at.is_(None), leads.c.last_event_at),
+                                  else_=ex.last_event_at),
+        },
+    )
+    for i in range(0, len(rows), CHUNK):
+        conn.execute(stmt, rows[i:i + CHUNK])
+
+
+def write_batches(conn: Connection, batches: Sequence[BatchWrite]) -> list[WriteResult]:
+    """Store the batches' events in the caller's transaction; duplicates are skipped.
+
+    An event id already stored for the app (or earlier in these batches) is a duplicate.
+    """
+    sessions = _assign_sessions(conn, batches)
+    seen: set[tuple[str, str]] = set()
+    fresh: list[tuple[int, Event]] = []
+    for n, b in enumerate(batches):
+        for e in b.events:
+            if (b.app_id, e.id) not in seen:
+                seen.add((b.app_id, e.id))
+                fresh.append((n, e))
+    inserted: dict[tuple[str, str], int] = {}  # (app, event id) -> seq
+    stmt = (insert(conn, activities)
+            .on_conflict_do_nothing(index_elements=[activities.c.app_id, activities.c.id])
+            .returning(activities.c.app_id, activities.c.id, activities.c.seq))
+    for i in range(0, len(fresh), CHUNK):
+        rows = [{"id": e.id, "app_id": batches[n].app_id, "fingerprint_id": e.fingerprint,
+                 "event_name": e.event_name, "properties": e.properties, "context": e.context,
+                 "session_id": e.session_id, "timestamp": e.timestamp,
+                 "received_at": e.received_at} for n, e in fresh[i:i + CHUNK]]
+        inserted.update(((r.app_id, r.id), r.seq) for r in conn.execute(stmt, rows))
+    _upsert_leads(conn, batches, sessions)
+    results = [WriteResult(stored=[], duplicates=0) for _ in batches]
+    claimed: set[tuple[str, str]] = set()
+    for n, b in enumerate(batches):
+        for e in b.events:
+            key = (b.app_id, e.id)
+            if key in inserted and key not in claimed:
+                claimed.add(key)
+                e.seq = inserted[key]
+                results[n].stored.append(e)
+            else:
+                results[n].duplicates += 1
+    return results
+
+
+def store_events(conn: Connection, app_id: str, events: Sequence[Event]) -> WriteResult:
+    """Store one request's events (its own transaction is the caller's)."""
+    return write_batches(conn, [BatchWrite(app_id, events)])[0]

@@ -1,0 +1,1 @@
+"""Icons, style sheets and the browser tracker files."""

@@ -1,0 +1,1 @@
+"""The HTTP API: ingest, queries, live stream and the tracker files, on FastAPI/uvicorn."""

@@ -1,0 +1,50 @@
+"""The ASGI application: `create_app(settings)` wires the store, writer, limits and routes."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
+
+from growthkit import __version__
+from growthkit.core.store import migrate, open_engine
+from growthkit.server import errors
+from growthkit.server.ratelimit import EventRateLimiter
+from growthkit.server.routes import app_settings, health, track
+from growthkit.server.settings import Settings
+from growthkit.server.state import ServerState
+from growthkit.server.writer import GroupWriter
+
+log = logging.getLogger("growthkit.server")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        engine = open_engine(settings.database_url, busy_timeout_ms=settings.write_timeout_ms)
+        migrate(engine)
+        writer = GroupWriter(engine, settings.group_commit_events)
+        state = ServerState(settings, engine, writer, EventRateLimiter(settings.redis_url))
+        app.state.growthkit = state
+        await writer.start()
+        try:
+            yield
+        finally:
+            await writer.stop()
+            await state.limiter.close()
+            engine.dispose()
+
+    app = FastAPI(title="GrowthKit Activity", version=__version__, lifespan=lifespan,
+                  description="Self-hostable activity tracking for fingerprinted leads.")
+    # Any site may post events (apps restrict origins with their allowedOrigins setting);
+    # no cookies are involved, so a wildcard origin is safe.
+    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"],
+                       allow_headers=["*"], expose_headers=["Retry-After"], max_age=86400)
+    errors.install(app)
+    for module in (health, track, app_settings):
+        app.include_router(module.router)
+    return app

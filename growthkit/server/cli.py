@@ -1,0 +1,212 @@
+"""The `growthkit` CLI's server commands: serve, migrate, create-app, apps, app-settings, rotate-key."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import click
+
+from growthkit.core import apps as core_apps
+from growthkit.core.store import migrate, open_engine, write_connection
+from growthkit.server.settings import Settings
+
+database_option = click.option(
+    "--database-url", envvar="GROWTHKIT_DATABASE_URL", default=None,
+    help="sqlite:///path.db or postgresql://user@host/db (default: a SQLite file in the "
+         "user data folder). Env: GROWTHKIT_DATABASE_URL.")
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+
+
+def _engine(database_url: str | None):
+    engine = open_engine(database_url or Settings().database_url)
+    migrate(engine)
+    return engine
+
+
+def _new_app_json(new: core_apps.NewApp) -> dict:
+    return {"id": new.app.id, "name": new.app.name, "publicKey": new.app.public_key,
+            "secretKey": new.secret_key}
+
+
+def _print_keys(new: core_apps.NewApp) -> None:
+    click.echo(f"app id:      {new.app.id}")
+    click.echo(f"name:        {new.app.name}")
+    click.echo(f"public key:  {new.app.public_key}   (ingest only; safe in browsers)")
+    if new.secret_key:
+        click.echo(f"secret key:  {new.secret_key}   (shown once: store it now)")
+
+
+def _settings_from(rate_limit, origins, time_zone, retention) -> dict:
+    changes: dict = {}
+    if rate_limit is not None:
+        changes["rateLimitPerMinute"] = rate_limit
+    if origins:
+        changes["allowedOrigins"] = list(origins)
+    if time_zone:
+        changes["timeZone"] = time_zone
+    if retention is not None:
+        changes["retentionDays"] = retention
+    return changes
+
+
+def settings_options(f):
+    for option in reversed([
+        click.option("--rate-limit", type=int, help="Events per minute per fingerprint."),
+        click.option("--allowed-origin", "origins", multiple=True,
+                     help="Origin allowed to post events (repeatable; default: any)."),
+        click.option("--time-zone", help="IANA time zone for the app's charts."),
+        click.option("--retention-days", "retention", type=int,
+                     help="Days detailed events are kept."),
+    ]):
+        f = option(f)
+    return f
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(2)
+
+
+@click.command()
+@click.option("--host", envvar="GROWTHKIT_HOST", default="127.0.0.1", show_default=True)
+@click.option("--port", envvar="GROWTHKIT_PORT", default=8000, type=int, show_default=True)
+@database_option
+@click.option("--redis-url", envvar="GROWTHKIT_REDIS_URL", default=None,
+              help="Share rate limits and the live feed between processes. "
+                   "Env: GROWTHKIT_REDIS_URL.")
+@click.option("--workers", default=1, type=int, show_default=True,
+              help="Server processes (use Redis when more than one).")
+@click.option("--demo", is_flag=True,
+              help="Ensure an app named 'Demo', print its keys and a curl example.")
+def serve(host, port, database_url, redis_url, workers, demo):
+    """Run the HTTP server (migrates the store first)."""
+    import uvicorn
+
+    os.environ["GROWTHKIT_DATABASE_URL"] = database_url or Settings().database_url
+    if redis_url:
+        os.environ["GROWTHKIT_REDIS_URL"] = redis_url
+    engine = _engine(database_url)
+    click.echo(f"store: {engine.url.render_as_string(hide_password=True)}")
+    if demo:
+        _demo_banner(engine, host, port)
+    engine.dispose()
+    uvicorn.run("growthkit.server.app:create_app", factory=True, host=host, port=port,
+                workers=workers, log_level=os.environ.get("GROWTHKIT_LOG_LEVEL", "info"),
+                access_log=False)
+
+
+def _demo_banner(engine, host: str, port: int) -> None:
+    with write_connection(engine) as conn, conn.begin():
+        try:
+            app = core_apps.get_app(conn, "Demo")
+            new = core_apps.rotate_keys(conn, app.id, public=False)
+            note = "(a new secret key each start; the old one stops working)"
+        except core_apps.AppError:
+            new = core_apps.create_app(conn, "Demo")
+            note = ""
+    click.echo("\nDemo app " + note)
+    _print_keys(new)
+    url = f"http://{host}:{port}"
+    click.echo(f"""
+Send a batch:
+  curl -s {url}/api/v1/track -H 'Authorization: Bearer {new.app.public_key}' \\
+    -H 'Content-Type: application/json' \\
+    -d '{{"fingerprint":"fp_demo","events":[{{"eventName":"page_viewed","properties":{{"path":"/"}}}}]}}'
+
+API docs: {url}/docs
+""")
+
+
+@click.command("migrate")
+@database_option
+def migrate_cmd(database_url):
+    """Bring the store to the latest schema."""
+    from growthkit.core.store import current_revision
+
+    engine = _engine(database_url)
+    click.echo(f"store at revision {current_revision(engine)}")
+
+
+@click.command("create-app")
+@click.argument("name")
+@database_option
+@settings_options
+@json_option
+def create_app_cmd(name, database_url, rate_limit, origins, time_zone, retention, as_json):
+    """Create an app and print its id and keys (the secret key is shown once)."""
+    engine = _engine(database_url)
+    try:
+        with write_connection(engine) as conn, conn.begin():
+            new = core_apps.create_app(conn, name, _settings_from(rate_limit, origins,
+                                                                  time_zone, retention))
+    except core_apps.AppError as exc:
+        _fail(str(exc))
+    if as_json:
+        click.echo(json.dumps(_new_app_json(new)))
+    else:
+        _print_keys(new)
+
+
+@click.command("apps")
+@database_option
+@json_option
+def apps_cmd(database_url, as_json):
+    """List apps (never their secret keys)."""
+    from growthkit.core.clock import to_iso
+
+    with _engine(database_url).connect() as conn:
+        rows = core_apps.list_apps(conn)
+    data = [{"id": a.id, "name": a.name, "publicKey": a.public_key, "settings": a.settings,
+             "createdAt": to_iso(a.created_at)} for a in rows]
+    if as_json:
+        click.echo(json.dumps(data))
+        return
+    if not data:
+        click.echo("no apps yet: growthkit create-app NAME")
+    for a in data:
+        click.echo(f"{a['id']}  {a['name']:<24} {a['publicKey']}  "
+                   f"rate limit {a['settings']['rateLimitPerMinute']}/min")
+
+
+@click.command("app-settings")
+@click.argument("app")
+@database_option
+@settings_options
+@json_option
+def app_settings_cmd(app, database_url, rate_limit, origins, time_zone, retention, as_json):
+    """Show or change an app's settings (APP is its id or name)."""
+    engine = _engine(database_url)
+    changes = _settings_from(rate_limit, origins, time_zone, retention)
+    try:
+        with write_connection(engine) as conn, conn.begin():
+            found = (core_apps.update_settings(conn, app, changes) if changes
+                     else core_apps.get_app(conn, app))
+    except core_apps.AppError as exc:
+        _fail(str(exc))
+    click.echo(json.dumps(found.settings, indent=None if as_json else 2))
+
+
+@click.command("rotate-key")
+@click.argument("app")
+@click.option("--which", type=click.Choice(["secret", "public", "both"]), default="secret",
+              show_default=True)
+@database_option
+@json_option
+def rotate_key_cmd(app, which, database_url, as_json):
+    """Issue new keys for an app; the old ones stop working at once."""
+    engine = _engine(database_url)
+    try:
+        with write_connection(engine) as conn, conn.begin():
+            new = core_apps.rotate_keys(conn, app, public=which in ("public", "both"),
+                                        secret=which in ("secret", "both"))
+    except core_apps.AppError as exc:
+        _fail(str(exc))
+    if as_json:
+        click.echo(json.dumps(_new_app_json(new)))
+    else:
+        _print_keys(new)
+
+
+COMMANDS = [serve, migrate_cmd, create_app_cmd, apps_cmd, app_settings_cmd, rotate_key_cmd]

@@ -1,0 +1,48 @@
+"""GET/PATCH /api/v1/app: the calling app and its settings (secret key)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends, Request
+from starlette.concurrency import run_in_threadpool
+
+from growthkit.core import apps as core_apps
+from growthkit.core.apps import App, AppError
+from growthkit.core.clock import to_iso
+from growthkit.core.store import write_connection
+from growthkit.server.auth import secret_app, state_of
+from growthkit.server.errors import ApiError
+
+router = APIRouter(prefix="/api/v1", tags=["app"])
+
+
+def app_json(app: App) -> dict[str, Any]:
+    return {"id": app.id, "name": app.name, "publicKey": app.public_key,
+            "settings": app.settings, "createdAt": to_iso(app.created_at)}
+
+
+@router.get("/app", summary="The app the secret key belongs to")
+async def get_app(app: App = Depends(secret_app)) -> dict[str, Any]:
+    return app_json(app)
+
+
+@router.patch("/app", summary="Change the app's settings")
+async def patch_app(request: Request, changes: dict[str, Any] = Body(
+        ..., examples=[{"rateLimitPerMinute": 300, "timeZone": "Europe/Berlin"}]),
+        app: App = Depends(secret_app)) -> dict[str, Any]:
+    state = state_of(request)
+    unknown = set(changes) - set(core_apps.DEFAULT_SETTINGS) - core_apps.EXTRA_SETTINGS
+    if unknown:
+        raise ApiError(422, f"unknown settings: {', '.join(sorted(unknown))}")
+
+    def change() -> App:
+        with write_connection(state.engine) as conn, conn.begin():
+            return core_apps.update_settings(conn, app.id, changes)
+
+    try:
+        updated = await run_in_threadpool(change)
+    except AppError as exc:
+        raise ApiError(422, str(exc)) from None
+    state.forget_apps()
+    return app_json(updated)

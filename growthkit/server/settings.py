@@ -1,0 +1,28 @@
+"""Server configuration from flags and GROWTHKIT_* environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from platformdirs import user_data_dir
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_database_url() -> str:
+    return f"sqlite:///{Path(user_data_dir('growthkit')) / 'growthkit.db'}"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GROWTHKIT_", extra="ignore")
+
+    database_url: str = default_database_url()
+    redis_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # How long a write may wait for the store's lock before the request gets a 503.
+    write_timeout_ms: int = 5000
+    # Most events one group commit writes in a single transaction.
+    group_commit_events: int = 5000
+    # How long an app looked up by key is cached (settings changes apply after this).
+    app_cache_seconds: float = 5.0
+    log_level: str = "info"
