@@ -189,7 +189,8 @@ def test_oversized_body_is_413(server):
 
 def test_oversized_event_is_rejected_alone(server):
     app = server.create_app()
-    r = server.track(app.public, batch(ev(id="small"), ev(id="big", properties={"b": "x" * 40_000})))
+    big = ev(id="big", properties={"b": "x" * 40_000})
+    r = server.track(app.public, batch(ev(id="small"), big))
     body = r.json()
     assert body["accepted"] == 1 and body["rejected"][0]["index"] == 1
     assert "limit is 32768 bytes" in body["rejected"][0]["error"]
@@ -268,7 +269,8 @@ def test_per_event_fields_override_the_batch(server):
                                    sessionId="s_batch", context={"url": "u1", "title": "T"}))
     rows = {r.id: r for r in server.rows("SELECT id, fingerprint_id, session_id, context "
                                          "FROM activities")}
-    ctx2 = rows["2"].context if isinstance(rows["2"].context, dict) else json.loads(rows["2"].context)
+    ctx2 = rows["2"].context
+    ctx2 = ctx2 if isinstance(ctx2, dict) else json.loads(ctx2)
     assert rows["1"].fingerprint_id == "fp_1" and rows["1"].session_id == "s_batch"
     assert rows["2"].fingerprint_id == "fp_other" and rows["2"].session_id == "s_own"
     assert ctx2["url"] == "u2" and ctx2["title"] == "T"

@@ -7,7 +7,6 @@ and reports per request which events were new and which were duplicates.
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 

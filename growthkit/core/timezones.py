@@ -77,10 +77,7 @@ def bucket_expr(ts: ColumnElement, unit: str, tz: ZoneInfo, start_ms: int,
 
 def bucket_start(bucket: int, unit: str, tz: ZoneInfo) -> datetime:
     """The local start of a bucket number from `bucket_expr`, as an aware datetime."""
-    if unit == "week":
-        local = (bucket * 7 - EPOCH_WEEKDAY_SHIFT) * DAY_MS
-    else:
-        local = bucket * UNITS[unit]
+    local = (bucket * 7 - EPOCH_WEEKDAY_SHIFT) * DAY_MS if unit == "week" else bucket * UNITS[unit]
     naive = datetime(1970, 1, 1) + timedelta(milliseconds=local)
     return naive.replace(tzinfo=tz)
 

@@ -12,7 +12,20 @@ from growthkit import __version__
 from growthkit.core.store import migrate, open_engine
 from growthkit.server import errors
 from growthkit.server.ratelimit import EventRateLimiter
-from growthkit.server.routes import app_settings, health, track
+from growthkit.server.routes import (
+    activities,
+    analytics,
+    app_settings,
+    credits,
+    export,
+    health,
+    leads,
+    sdk,
+    stats,
+    stream,
+    timeline,
+    track,
+)
 from growthkit.server.settings import Settings
 from growthkit.server.state import ServerState
 from growthkit.server.writer import GroupWriter
@@ -45,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"],
                        allow_headers=["*"], expose_headers=["Retry-After"], max_age=86400)
     errors.install(app)
-    for module in (health, track, app_settings):
+    for module in (health, track, app_settings, activities, export, stream, stats, analytics,
+                   leads, credits, timeline, sdk):
         app.include_router(module.router)
     return app

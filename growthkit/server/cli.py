@@ -1,4 +1,4 @@
-"""The `growthkit` CLI's server commands: serve, migrate, create-app, apps, app-settings, rotate-key."""
+"""The `growthkit` CLI's server commands: serve, migrate, create-app, apps, rotate-key, …"""
 
 from __future__ import annotations
 
@@ -113,7 +113,8 @@ def _demo_banner(engine, host: str, port: int) -> None:
 Send a batch:
   curl -s {url}/api/v1/track -H 'Authorization: Bearer {new.app.public_key}' \\
     -H 'Content-Type: application/json' \\
-    -d '{{"fingerprint":"fp_demo","events":[{{"eventName":"page_viewed","properties":{{"path":"/"}}}}]}}'
+    -d '{{"fingerprint":"fp_demo","events":[{{"eventName":"page_viewed",\
+"properties":{{"path":"/"}}}}]}}'
 
 API docs: {url}/docs
 """)

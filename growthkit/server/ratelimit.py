@@ -25,7 +25,8 @@ class EventRateLimiter:
             item = self._items[per_minute] = RateLimitItemPerMinute(per_minute, namespace="gk")
         return item
 
-    async def grant(self, app_id: str, fingerprint: str, n: int, per_minute: int) -> tuple[int, int]:
+    async def grant(self, app_id: str, fingerprint: str, n: int,
+                    per_minute: int) -> tuple[int, int]:
         """(events granted, seconds until more are allowed when not all were)."""
         item = self._item(per_minute)
         if await self.limiter.hit(item, app_id, fingerprint, cost=n):

@@ -9,6 +9,7 @@ so one bad request cannot fail its neighbours.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Sequence
 
@@ -43,10 +44,8 @@ class GroupWriter:
     async def stop(self) -> None:
         if self._task:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
 
     async def write(self, batch: BatchWrite) -> WriteResult:
         future: asyncio.Future = asyncio.get_running_loop().create_future()

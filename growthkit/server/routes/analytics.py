@@ -1,0 +1,5 @@
+"""Analytics: event frequency, heatmap, funnels, segments."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["analytics"])

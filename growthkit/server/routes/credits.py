@@ -1,0 +1,5 @@
+"""Credits: the ledger, spends and completed actions."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["credits"])

@@ -1,0 +1,5 @@
+"""Leads: search, details, history."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["leads"])

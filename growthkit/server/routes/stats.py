@@ -1,0 +1,5 @@
+"""Quick stats for a time range."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["stats"])
