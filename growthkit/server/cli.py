@@ -113,8 +113,7 @@ def _demo_banner(engine, host: str, port: int) -> None:
 Send a batch:
   curl -s {url}/api/v1/track -H 'Authorization: Bearer {new.app.public_key}' \\
     -H 'Content-Type: application/json' \\
-    -d '{{"fingerprint":"fp_demo","events":[{{"eventName":"page_viewed",\
-"properties":{{"path":"/"}}}}]}}'
+    -d '{{"fingerprint":"fp_demo","events":[{{"eventName":"page_viewed"}}]}}'
 
 API docs: {url}/docs
 """)
