@@ -18,9 +18,11 @@ from growthkit.server.routes import (
     app_settings,
     credits,
     export,
+    funnels,
     health,
     leads,
     sdk,
+    segments,
     stats,
     stream,
     timeline,
@@ -59,6 +61,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                        allow_headers=["*"], expose_headers=["Retry-After"], max_age=86400)
     errors.install(app)
     for module in (health, track, app_settings, activities, export, stream, stats, analytics,
-                   leads, credits, timeline, sdk):
+                   funnels, segments, leads, credits, timeline, sdk):
         app.include_router(module.router)
     return app

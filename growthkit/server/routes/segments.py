@@ -1,0 +1,5 @@
+"""Behavioural segments of leads."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["analytics"])
