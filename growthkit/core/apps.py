@@ -55,6 +55,10 @@ def _new_keys() -> tuple[str, str]:
     return "pk_" + secrets.token_urlsafe(24), "sk_" + secrets.token_urlsafe(32)
 
 
+def _is_credit_amount(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 10**9
+
+
 def validate_settings(changes: dict[str, Any]) -> dict[str, Any]:
     """Check setting changes; raise AppError naming the setting and the rule."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -73,6 +77,13 @@ def validate_settings(changes: dict[str, Any]) -> dict[str, Any]:
                 ZoneInfo(str(value))
             except (ZoneInfoNotFoundError, ValueError):
                 raise AppError(f"timeZone {value!r} is not an IANA time zone") from None
+        elif key == "initialCredits" and not _is_credit_amount(value):
+            raise AppError("initialCredits must be a whole number from 0 to 1000000000")
+        elif key == "actionCosts" and not (isinstance(value, dict) and all(
+                isinstance(k, str) and 1 <= len(k) <= 200 and _is_credit_amount(c)
+                for k, c in value.items())):
+            raise AppError("actionCosts must be an object {action: cost} with action names "
+                           "of 1-200 characters and whole-number costs from 0 to 1000000000")
         out[key] = value
     return out
 
