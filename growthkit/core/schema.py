@@ -94,3 +94,47 @@ credit_operations = Table(
 )
 Index("ix_credit_ops_app_fp_ts", credit_operations.c.app_id, credit_operations.c.fingerprint_id,
       credit_operations.c.timestamp)
+
+# Rollups (growthkit/core/rollups.py, retention.py): derived data, rebuilt from activities.
+# Event counts per app, event name and 15-minute UTC bucket; kept after retention deletes
+# the events, so counts, series and heatmaps stay exact for any zone at 15-minute resolution.
+rollup_counts = Table(
+    "rollup_counts",
+    metadata,
+    Column("app_id", String(40), primary_key=True),
+    Column("bucket", BigInteger, primary_key=True),
+    Column("event_name", String(200), primary_key=True),
+    Column("events", BigInteger, nullable=False),
+)
+
+# What retention keeps of deleted events: per UTC day and event name ('*' = all events)
+# the count and the distinct users and sessions of that day.
+daily_rollups = Table(
+    "daily_rollups",
+    metadata,
+    Column("app_id", String(40), primary_key=True),
+    Column("day", BigInteger, primary_key=True),
+    Column("event_name", String(200), primary_key=True),
+    Column("events", BigInteger, nullable=False),
+    Column("users", BigInteger, nullable=False),
+    Column("sessions", BigInteger, nullable=False),
+)
+
+# Progress of the incremental rollup: activities with seq <= `seq` are in rollup_counts.
+rollup_state = Table(
+    "rollup_state",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("pending_seq", BigInteger),
+    Column("pending_at", BigInteger),
+)
+
+# Per app: events before `rolled_until` were rolled into daily_rollups and deleted.
+retention_state = Table(
+    "retention_state",
+    metadata,
+    Column("app_id", String(40), primary_key=True),
+    Column("rolled_until", BigInteger, nullable=False),
+    Column("ran_at", BigInteger, nullable=False),
+)
