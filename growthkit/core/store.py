@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import orjson
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, Table, create_engine, event
@@ -11,6 +12,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def _dumps(value) -> str:  # noqa: ANN001
+    return orjson.dumps(value).decode()
+
+
+# orjson for JSON columns: several times faster than the json module on the ingest path.
+JSON_CODEC = {"json_serializer": _dumps, "json_deserializer": orjson.loads}
 
 
 def normalize_url(url: str) -> str:
@@ -29,7 +38,8 @@ def open_engine(url: str, *, busy_timeout_ms: int = 5000, pool_size: int = 10) -
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False,
-                                                  "timeout": busy_timeout_ms / 1000})
+                                                  "timeout": busy_timeout_ms / 1000},
+                               **JSON_CODEC)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # noqa: ANN001
@@ -50,7 +60,8 @@ def open_engine(url: str, *, busy_timeout_ms: int = 5000, pool_size: int = 10) -
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
+                         **JSON_CODEC)
 
 
 def write_connection(engine: Engine):

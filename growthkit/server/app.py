@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from starlette.middleware.cors import CORSMiddleware
 
 from growthkit import __version__
@@ -35,6 +35,23 @@ from growthkit.server.writer import GroupWriter
 log = logging.getLogger("growthkit.server")
 
 
+class GrowthKitAPI(FastAPI):
+    """FastAPI, with event ingest served straight from the ASGI entry point.
+
+    POST /api/v1/track carries most of the traffic: it skips the middleware stack and the
+    router (about half of its CPU time) but runs the same handler as the documented route.
+    """
+
+    async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001
+        if (scope["type"] == "http" and scope["path"] == track.TRACK_PATH
+                and scope["method"] == "POST"):
+            scope["app"] = self
+            response = await track.track_hot_path(Request(scope, receive))
+            await response(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
@@ -53,7 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await state.limiter.close()
             engine.dispose()
 
-    app = FastAPI(title="GrowthKit Activity", version=__version__, lifespan=lifespan,
+    app = GrowthKitAPI(title="GrowthKit Activity", version=__version__, lifespan=lifespan,
                   description="Self-hostable activity tracking for fingerprinted leads.")
     # Any site may post events (apps restrict origins with their allowedOrigins setting);
     # no cookies are involved, so a wildcard origin is safe.

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 
 from fastapi import APIRouter, Request
+from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from growthkit.core.clock import now_ms
@@ -15,6 +17,8 @@ from growthkit.server.errors import ApiError, json_response
 from growthkit.server.writer import StoreUnavailable
 
 router = APIRouter(tags=["ingest"])
+log = logging.getLogger("growthkit.track")
+TRACK_PATH = "/api/v1/track"
 
 TRACK_DOC = """Store a batch of 1-100 events for one app.
 
@@ -38,7 +42,7 @@ async def _read_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-@router.post("/api/v1/track", description=TRACK_DOC, summary="Track a batch of events",
+@router.post(TRACK_PATH, description=TRACK_DOC, summary="Track a batch of events",
              responses={200: {"description": "{accepted, duplicates, rejected}"},
                         401: {}, 403: {}, 413: {}, 422: {}, 429: {}, 503: {}})
 async def track(request: Request) -> Response:
@@ -94,3 +98,20 @@ async def track(request: Request) -> Response:
     if request.query_params.get("beacon") == "1" and status == 200:
         return Response(status_code=204)
     return json_response(body, status, headers)
+
+
+async def track_hot_path(request: Request) -> Response:
+    """The same handler for the ASGI hot path (see GrowthKitAPI), with errors and CORS done
+    here because the hot path skips the middleware stack."""
+    try:
+        response = await track(request)
+    except HTTPException as exc:
+        response = json_response({"error": exc.detail, "status": exc.status_code},
+                                 exc.status_code, exc.headers)
+    except Exception:
+        log.exception("track failed")
+        response = json_response({"error": "internal error", "status": 500}, 500)
+    if "origin" in request.headers:
+        response.headers["Access-Control-Allow-Origin"] = "*"
+        response.headers["Access-Control-Expose-Headers"] = "Retry-After"
+    return response
