@@ -11,6 +11,7 @@ from starlette.middleware.cors import CORSMiddleware
 from growthkit import __version__
 from growthkit.core.store import migrate, open_engine
 from growthkit.server import errors
+from growthkit.server.live import Broadcaster
 from growthkit.server.ratelimit import EventRateLimiter
 from growthkit.server.routes import (
     activities,
@@ -61,12 +62,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         migrate(engine)
         writer = GroupWriter(engine, settings.group_commit_events)
         state = ServerState(settings, engine, writer, EventRateLimiter(settings.redis_url))
+        state.broadcaster = Broadcaster(settings.redis_url, settings.stream_queue_size)
+        writer.listeners.append(state.broadcaster.on_stored)
         app.state.growthkit = state
+        await state.broadcaster.start()
         await writer.start()
         try:
             yield
         finally:
             await writer.stop()
+            await state.broadcaster.stop()
             await state.limiter.close()
             engine.dispose()
 

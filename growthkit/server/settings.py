@@ -26,3 +26,7 @@ class Settings(BaseSettings):
     # How long an app looked up by key is cached (settings changes apply after this).
     app_cache_seconds: float = 5.0
     log_level: str = "info"
+    # Live stream: seconds between heartbeat comments on an idle stream, and how many
+    # events a subscriber may fall behind before it is dropped (it resumes by Last-Event-ID).
+    stream_heartbeat_seconds: float = 15.0
+    stream_queue_size: int = 10_000

@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from growthkit.core import apps as core_apps
+from growthkit.server.live import Broadcaster
 from growthkit.server.ratelimit import EventRateLimiter
 from growthkit.server.settings import Settings
 from growthkit.server.writer import GroupWriter
@@ -20,6 +21,7 @@ class ServerState:
     engine: Engine
     writer: GroupWriter
     limiter: EventRateLimiter
+    broadcaster: Broadcaster | None = None  # the live stream's fan-out (server/live.py)
     _apps: dict[str, tuple[float, core_apps.App | None]] = field(default_factory=dict)
 
     async def app_for_key(self, key: str) -> core_apps.App | None:

@@ -1,5 +1,75 @@
-"""Live stream of newly stored activities (server-sent events)."""
+"""GET /api/v1/stream: newly stored activities as server-sent events (secret key)."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter(tags=["stream"])
+from fastapi import APIRouter, Depends, Header, Query, Request
+from starlette.responses import StreamingResponse
+
+from growthkit.core.apps import App
+from growthkit.server.auth import secret_app, state_of
+from growthkit.server.errors import ApiError
+from growthkit.server.live import activity_frames
+from growthkit.server.params import ERROR_RESPONSES, EVENT_NAME_DOC, activity_filter
+
+router = APIRouter(prefix="/api/v1", tags=["stream"])
+
+STREAM_DOC = """Server-sent events (`text/event-stream`) of the app's events as they are stored.
+
+Each event is one frame:
+
+```
+id: 1042
+event: activity
+data: {StoredActivity JSON}
+```
+
+`id` is the event's `seq`. To resume after a disconnect, send the last id you received as
+the `Last-Event-ID` header (browsers' EventSource does so by itself) or as `lastEventId`:
+the stored events after it that match the filters come first, then live ones, none twice.
+Without it the stream starts with events stored from now on. A `: live` comment marks
+the end of the replay; a `: heartbeat` comment comes every 15 s (server setting
+`GROWTHKIT_STREAM_HEARTBEAT_SECONDS`) when nothing else is sent. A subscriber that falls
+too far behind gets an `event: dropped` frame and the stream ends: reconnect with
+Last-Event-ID. With `GROWTHKIT_REDIS_URL` set, events stored by any server process reach
+subscribers of every process.
+"""
+
+
+def _last_event_id(header: str | None, query: str | None) -> int | None:
+    for name, value in (("Last-Event-ID", header), ("lastEventId", query)):
+        if value is None or not value.strip():
+            continue
+        text = value.strip()
+        if not text.isdigit():
+            raise ApiError(400, f"{name} must be the id of an event from this stream (a whole "
+                                f"number), not {value!r}")
+        return int(text)
+    return None
+
+
+@router.get("/stream", summary="Live stream of new activities", description=STREAM_DOC,
+            response_class=StreamingResponse,
+            responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}},
+                             "description": "An endless event stream"},
+                       **ERROR_RESPONSES})
+async def stream(
+    request: Request,
+    app: App = Depends(secret_app),
+    event_name: list[str] | None = Query(None, alias="eventName", description=EVENT_NAME_DOC),
+    fingerprint: str | None = Query(None, description="Only this lead's events."),
+    session_id: str | None = Query(None, alias="sessionId", description="Only this session."),
+    last_event_id: str | None = Query(None, alias="lastEventId",
+                                      description="Resume after this id (as Last-Event-ID)."),
+    last_event_id_header: str | None = Header(None, alias="Last-Event-ID",
+                                              include_in_schema=False),
+) -> StreamingResponse:
+    state = state_of(request)
+    flt = activity_filter(app, event_names=event_name, fingerprint=fingerprint,
+                          session_id=session_id)
+    after = _last_event_id(last_event_id_header, last_event_id)
+    frames = activity_frames(state.engine, state.broadcaster, flt, after,
+                             state.settings.stream_heartbeat_seconds)
+    # no-transform and X-Accel-Buffering: proxies must pass frames on as they come.
+    return StreamingResponse(frames, media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache, no-transform",
+                                      "X-Accel-Buffering": "no"})
