@@ -1,0 +1,255 @@
+"""Leads: search and sort with keyset paging, one lead's details and history, profile edits."""
+
+from __future__ import annotations
+
+import base64
+import re
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import orjson
+from sqlalchemy import Connection, and_, func, or_, select, update
+
+from growthkit.core.activities import COLUMNS, stored_activity
+from growthkit.core.clock import to_iso
+from growthkit.core.filters import ActivityFilter
+from growthkit.core.frequency import top_events
+from growthkit.core.heatmap import heatmap
+from growthkit.core.schema import activities, leads
+
+SORTS = {"lastSeen": leads.c.last_seen, "firstSeen": leads.c.first_seen, "events": None}
+ORDERS = ("asc", "desc")
+MAX_LIMIT = 1000
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+MAX_TRAITS_BYTES = 16 * 1024
+
+
+class LeadError(ValueError):
+    """A lead request that cannot be honoured; `status` is the HTTP status that fits."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+# --- cursors: opaque to clients, a tagged list of integers inside --------------------------
+
+def encode_cursor(kind: str, values: list[int]) -> str:
+    raw = orjson.dumps({"k": kind, "v": values})
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(kind: str, cursor: str | None, size: int) -> list[int] | None:
+    """The integers of a cursor made by `encode_cursor(kind, …)`; LeadError(400) otherwise."""
+    if not cursor:
+        return None
+    try:
+        data = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        values = data["v"]
+        ok = (data["k"] == kind and isinstance(values, list) and len(values) == size
+              and all(isinstance(v, int) and not isinstance(v, bool) for v in values))
+    except (ValueError, TypeError, KeyError):
+        ok = False
+    if not ok:
+        raise LeadError(400, "cursor is not valid here: pass the nextCursor of the previous "
+                             "page of the same request")
+    return values
+
+
+def check_limit(limit: int) -> int:
+    if not 1 <= limit <= MAX_LIMIT:
+        raise LeadError(422, f"limit must be between 1 and {MAX_LIMIT}")
+    return limit
+
+
+def check_order(order: str) -> str:
+    if order not in ORDERS:
+        raise LeadError(422, f"order must be asc or desc, not {order!r}")
+    return order
+
+
+def keyset_after(cols: list, values: list, order: str):
+    """SQL: the row tuple comes after `values` in `order` (lexicographic, portable)."""
+    later = (lambda c, v: c > v) if order == "asc" else (lambda c, v: c < v)
+    clause = later(cols[-1], values[-1])
+    for col, value in zip(reversed(cols[:-1]), reversed(values[:-1]), strict=True):
+        clause = or_(later(col, value), and_(col == value, clause))
+    return clause
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+# --- reading leads -------------------------------------------------------------------------
+
+def lead_json(row: Any, events: int) -> dict[str, Any]:
+    return {"fingerprint": row.fingerprint, "email": row.email, "name": row.name,
+            "traits": row.traits or {}, "firstSeen": to_iso(row.first_seen),
+            "lastSeen": to_iso(row.last_seen), "events": events}
+
+
+def get_lead(conn: Connection, app_id: str, fingerprint: str) -> Any:
+    """The lead's row; LeadError(404) when the app has no such lead."""
+    row = conn.execute(select(leads).where(leads.c.app_id == app_id,
+                                           leads.c.fingerprint == fingerprint)).first()
+    if row is None:
+        raise LeadError(404, f"no lead with fingerprint {fingerprint!r} in this app")
+    return row
+
+
+def event_counts(conn: Connection, app_id: str, fingerprints: list[str]) -> dict[str, int]:
+    if not fingerprints:
+        return {}
+    rows = conn.execute(select(activities.c.fingerprint_id, func.count())
+                        .where(activities.c.app_id == app_id,
+                               activities.c.fingerprint_id.in_(fingerprints))
+                        .group_by(activities.c.fingerprint_id))
+    return {fp: n for fp, n in rows}
+
+
+def search_leads(conn: Connection, app_id: str, *, q: str | None = None,
+                 sort: str = "lastSeen", order: str = "desc", limit: int = 50,
+                 cursor: str | None = None) -> dict[str, Any]:
+    """Leads matching `q` (fingerprint prefix, or part of email or name; any case), sorted and
+    paged: `{data: [lead], nextCursor}`."""
+    if sort not in SORTS:
+        raise LeadError(422, f"sort must be one of {', '.join(SORTS)}, not {sort!r}")
+    check_order(order)
+    check_limit(limit)
+    after = decode_cursor(f"leads:{sort}:{order}", cursor, 2)
+    where = [leads.c.app_id == app_id]
+    if q and q.strip():
+        text = _escape_like(q.strip().lower())
+        where.append(or_(func.lower(leads.c.fingerprint).like(text + "%", escape="\\"),
+                         func.lower(leads.c.email).like(f"%{text}%", escape="\\"),
+                         func.lower(leads.c.name).like(f"%{text}%", escape="\\")))
+    if sort == "events":
+        # Every lead's count is needed to sort by it: one grouped pass over the app's events.
+        counts = (select(activities.c.fingerprint_id.label("fp"), func.count().label("n"))
+                  .where(activities.c.app_id == app_id)
+                  .group_by(activities.c.fingerprint_id).subquery())
+        key = func.coalesce(counts.c.n, 0)
+        base = select(leads, key.label("events")).select_from(
+            leads.outerjoin(counts, counts.c.fp == leads.c.fingerprint))
+    else:
+        key = SORTS[sort]
+        base = select(leads)
+    if after is not None:
+        where.append(keyset_after([key, leads.c.id], after, order))
+    direction = (lambda c: c.asc()) if order == "asc" else (lambda c: c.desc())
+    rows = conn.execute(base.where(*where).order_by(direction(key), direction(leads.c.id))
+                        .limit(limit + 1)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    if sort == "events":
+        counted = {r.fingerprint: r.events for r in rows}
+    else:
+        counted = event_counts(conn, app_id, [r.fingerprint for r in rows])
+    data = [lead_json(r, counted.get(r.fingerprint, 0)) for r in rows]
+    next_cursor = None
+    if more and rows:
+        last = rows[-1]
+        value = last.events if sort == "events" else getattr(last, key.name)
+        next_cursor = encode_cursor(f"leads:{sort}:{order}", [value, last.id])
+    return {"data": data, "nextCursor": next_cursor}
+
+
+def lead_details(conn: Connection, app_id: str, fingerprint: str, tz: ZoneInfo) -> dict[str, Any]:
+    """One lead: profile, event and session counts, top events, and when it is active
+    (by local hour of day and day of week, Monday first) in `tz`."""
+    row = get_lead(conn, app_id, fingerprint)
+    a = activities.c
+    events, sessions = conn.execute(
+        select(func.count(), func.count(a.session_id.distinct()))
+        .where(a.app_id == app_id, a.fingerprint_id == fingerprint)).one()
+    flt = ActivityFilter(app_id, fingerprint=fingerprint)
+    grid = heatmap(conn, flt, tz, metric="events")
+    out = lead_json(row, events)
+    out.update({
+        "sessions": sessions,
+        "topEvents": top_events(conn, flt, limit=10),
+        "frequency": {
+            "timeZone": tz.key,
+            "byHourOfDay": [sum(day[h] for day in grid) for h in range(24)],
+            "byDayOfWeek": [sum(day) for day in grid],
+        },
+    })
+    return out
+
+
+def lead_activities(conn: Connection, flt: ActivityFilter, *, order: str = "desc",
+                    limit: int = 100, cursor: str | None = None) -> dict[str, Any]:
+    """A lead's stored activities (StoredActivity shape), newest first unless `order=asc`,
+    keyset-paged on (timestamp, seq)."""
+    if not flt.fingerprint:
+        raise LeadError(422, "fingerprint is required")
+    get_lead(conn, flt.app_id, flt.fingerprint)
+    check_order(order)
+    check_limit(limit)
+    after = decode_cursor(f"activities:{order}", cursor, 2)
+    a = activities.c
+    where = flt.clauses()
+    if after is not None:
+        where.append(keyset_after([a.timestamp, a.seq], after, order))
+    direction = (lambda c: c.asc()) if order == "asc" else (lambda c: c.desc())
+    rows = conn.execute(select(*COLUMNS).where(*where)
+                        .order_by(direction(a.timestamp), direction(a.seq))
+                        .limit(limit + 1)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = (encode_cursor(f"activities:{order}", [rows[-1].timestamp, rows[-1].seq])
+                   if more else None)
+    return {"data": [stored_activity(r) for r in rows], "nextCursor": next_cursor}
+
+
+# --- editing a lead's profile --------------------------------------------------------------
+
+def _clean_profile(changes: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(changes) - {"email", "name", "traits"}
+    if unknown:
+        raise LeadError(422, f"unknown fields: {', '.join(sorted(unknown))}; a lead has email, "
+                             "name and traits")
+    out: dict[str, Any] = {}
+    if "email" in changes:
+        email = changes["email"]
+        if email is not None:
+            if not isinstance(email, str) or not EMAIL.match(email.strip()) \
+                    or len(email.strip()) > 320:
+                raise LeadError(422, "email must be an address like ada@example.com "
+                                     "(at most 320 characters) or null")
+            email = email.strip()
+        out["email"] = email
+    if "name" in changes:
+        name = changes["name"]
+        if name is not None:
+            if not isinstance(name, str) or not 1 <= len(name.strip()) <= 200:
+                raise LeadError(422, "name must be 1-200 characters or null")
+            name = name.strip()
+        out["name"] = name
+    if "traits" in changes:
+        traits = changes["traits"]
+        if traits is not None and not isinstance(traits, dict):
+            raise LeadError(422, "traits must be a JSON object (or null to clear them)")
+        out["traits"] = traits
+    return out
+
+
+def update_lead(conn: Connection, app_id: str, fingerprint: str,
+                changes: dict[str, Any]) -> dict[str, Any]:
+    """Set a lead's email, name and traits. Traits merge key by key (a null value removes a
+    key; `traits: null` clears them all). Returns the lead as `search_leads` lists it."""
+    clean = _clean_profile(changes)
+    row = get_lead(conn, app_id, fingerprint)
+    if "traits" in clean:
+        patch = clean["traits"]
+        merged = {} if patch is None else {**(row.traits or {}), **patch}
+        merged = {k: v for k, v in merged.items() if v is not None}
+        if len(orjson.dumps(merged)) > MAX_TRAITS_BYTES:
+            raise LeadError(422, f"traits must be at most {MAX_TRAITS_BYTES} bytes of JSON")
+        clean["traits"] = merged or None
+    if clean:
+        conn.execute(update(leads).where(leads.c.id == row.id).values(**clean))
+    row = get_lead(conn, app_id, fingerprint)
+    return lead_json(row, event_counts(conn, app_id, [fingerprint]).get(fingerprint, 0))
