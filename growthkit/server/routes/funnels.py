@@ -1,5 +1,122 @@
-"""Funnels: ordered steps and conversion."""
+"""POST /api/v1/analytics/funnel: ordered steps and their conversion within a window."""
 
-from fastapi import APIRouter
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from starlette.responses import Response
+
+from growthkit.core.apps import App
+from growthkit.core.clock import now_ms, parse_time, to_iso
+from growthkit.core.filters import FilterError, PropertyCondition
+from growthkit.core.funnel import MAX_STEPS, MIN_STEPS, FunnelQuery, FunnelStep, run_funnel
+from growthkit.server.auth import secret_app, state_of
+from growthkit.server.errors import ApiError, json_response
 
 router = APIRouter(tags=["analytics"])
+
+DAY_MS = 86_400_000
+DEFAULT_RANGE_DAYS = 30
+MAX_WINDOW_SECONDS = 366 * 86_400
+
+FUNNEL_DOC = f"""Conversion through {MIN_STEPS}-{MAX_STEPS} ordered steps within a window.
+
+A lead enters with a step-1 event in [`from`, `to`) (default: the last {DEFAULT_RANGE_DAYS}
+days); each next step is its earliest matching event after the previous step's event and at
+most `windowSeconds` after the entry (exactly at the window counts). A lead is counted once
+per step, on its earliest entry that gets furthest. `dropOff` is the previous step's users
+minus this step's; `medianSecondsToConvert` is the median time from the previous step.
+`where` (per step or top-level, applied to every step) is a list of `{{key, op, value}}`
+with op one of eq, ne, contains, exists, not_exists; keys may be dotted paths.
+"""
+
+
+class Condition(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    key: str = Field(min_length=1)
+    op: str = "eq"
+    value: Any = None
+
+
+class StepIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    eventName: str = Field(min_length=1, max_length=200)
+    where: list[Condition] = Field(default_factory=list, max_length=20)
+
+
+class FunnelIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    steps: list[StepIn] = Field(min_length=MIN_STEPS, max_length=MAX_STEPS)
+    windowSeconds: int = Field(gt=0, le=MAX_WINDOW_SECONDS)
+    start: str | int | None = Field(None, alias="from", description="ISO-8601 or epoch ms")
+    end: str | int | None = Field(None, alias="to", description="ISO-8601 or epoch ms")
+    where: list[Condition] = Field(default_factory=list, max_length=20)
+
+    @field_validator("steps", mode="before")
+    @classmethod
+    def _step_count(cls, v: Any) -> Any:
+        if isinstance(v, list) and not MIN_STEPS <= len(v) <= MAX_STEPS:
+            raise ValueError(f"a funnel has {MIN_STEPS}-{MAX_STEPS} steps, not {len(v)}")
+        return v
+
+
+class StepOut(BaseModel):
+    eventName: str
+    users: int
+    conversionFromStart: float
+    conversionFromPrevious: float
+    dropOff: int
+    medianSecondsToConvert: float | None
+
+
+class FunnelOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    start: str = Field(alias="from")
+    end: str = Field(alias="to")
+    windowSeconds: int
+    steps: list[StepOut]
+
+
+def _conditions(items: list[Condition], field: str) -> list[PropertyCondition]:
+    out = []
+    for i, item in enumerate(items):
+        try:
+            out.append(PropertyCondition.from_json(item.model_dump()))
+        except FilterError as exc:
+            raise ApiError(422, f"{field}[{i}]: {exc}") from None
+    return out
+
+
+def _time(value: str | int | None, field: str, default: int) -> int:
+    if value is None:
+        return default
+    try:
+        return parse_time(value)
+    except (ValueError, OverflowError):
+        raise ApiError(422, f"{field}: must be an ISO-8601 time or epoch milliseconds, "
+                            f"not {value!r}") from None
+
+
+@router.post("/api/v1/analytics/funnel", summary="Funnel conversion", description=FUNNEL_DOC,
+             response_model=FunnelOut, responses={401: {}, 403: {}, 422: {}})
+def funnel(body: FunnelIn, request: Request, app: App = Depends(secret_app)) -> Response:
+    end = _time(body.end, "to", now_ms())
+    start = _time(body.start, "from", end - DEFAULT_RANGE_DAYS * DAY_MS)
+    if start >= end:
+        raise ApiError(422, f"from: the range must start before it ends "
+                            f"(from {to_iso(start)}, to {to_iso(end)})")
+    steps = [FunnelStep(s.eventName, _conditions(s.where, f"steps[{i}].where"))
+             for i, s in enumerate(body.steps)]
+    query = FunnelQuery(app_id=app.id, steps=steps, window_ms=body.windowSeconds * 1000,
+                        start=start, end=end, conditions=_conditions(body.where, "where"))
+    with state_of(request).engine.connect() as conn:
+        results = run_funnel(conn, query)
+    return json_response({"from": to_iso(start), "to": to_iso(end),
+                          "windowSeconds": body.windowSeconds,
+                          "steps": [r.as_json() for r in results]})

@@ -1,0 +1,175 @@
+"""Funnels: how many leads went through ordered steps within a conversion window.
+
+Matching rule (documented in docs/api.md, "Funnels and segments"):
+- A lead enters the funnel with a step-1 event inside the range [start, end).
+- From that entry, each next step is the lead's earliest matching event after the event that
+  matched the step before (same timestamp counts when it was stored later), no later than
+  `window_ms` after the entry (exactly at the window still counts).
+- A lead with several step-1 events is counted once, on the earliest entry that gets
+  furthest; its times to convert are measured on that entry's path.
+- Out-of-order events never count: a step only matches after the previous step matched.
+
+One query fetches only (fingerprint, step mask, timestamp) rows of events that match any
+step, ordered by lead and time; Python walks them once, lead by lead.
+"""
+
+from __future__ import annotations
+
+import statistics
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from itertools import groupby
+
+from sqlalchemy import Connection, and_, case, literal, or_, select
+
+from growthkit.core.filters import ActivityFilter, PropertyCondition
+from growthkit.core.schema import activities
+
+MIN_STEPS = 2
+MAX_STEPS = 10
+FETCH_BATCH = 20_000
+
+
+@dataclass(frozen=True)
+class FunnelStep:
+    event_name: str
+    conditions: Sequence[PropertyCondition] = ()
+
+
+@dataclass
+class StepResult:
+    event_name: str
+    users: int
+    conversion_from_start: float
+    conversion_from_previous: float
+    drop_off: int
+    median_seconds_to_convert: float | None
+
+    def as_json(self) -> dict:
+        return {"eventName": self.event_name, "users": self.users,
+                "conversionFromStart": self.conversion_from_start,
+                "conversionFromPrevious": self.conversion_from_previous,
+                "dropOff": self.drop_off,
+                "medianSecondsToConvert": self.median_seconds_to_convert}
+
+
+@dataclass
+class FunnelQuery:
+    """A funnel over one app's activities; times are epoch ms, `end` exclusive."""
+
+    app_id: str
+    steps: Sequence[FunnelStep]
+    window_ms: int
+    start: int
+    end: int
+    conditions: Sequence[PropertyCondition] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not MIN_STEPS <= len(self.steps) <= MAX_STEPS:
+            raise ValueError(f"steps: a funnel has {MIN_STEPS}-{MAX_STEPS} steps, "
+                             f"not {len(self.steps)}")
+        if self.window_ms <= 0:
+            raise ValueError("windowSeconds: the conversion window must be positive")
+        if self.start >= self.end:
+            raise ValueError("from: the range must start before it ends")
+
+
+def _statement(q: FunnelQuery):
+    """Rows (fingerprint, mask, timestamp); bit k of mask set when the event matches step k."""
+    a = activities.c
+    matches = [and_(a.event_name == s.event_name, *(c.clause() for c in s.conditions))
+               for s in q.steps]
+    mask = sum((case((m, 1 << k), else_=0) for k, m in enumerate(matches)), literal(0))
+    # Later steps may happen up to one window after the range ends.
+    base = ActivityFilter(app_id=q.app_id, event_names=sorted({s.event_name for s in q.steps}),
+                          start=q.start, end=q.end + q.window_ms,
+                          conditions=list(q.conditions))
+    return (select(a.fingerprint_id, mask.label("mask"), a.timestamp)
+            .where(base.where(), or_(*matches))
+            .order_by(a.fingerprint_id, a.timestamp, a.seq))
+
+
+def _rows(conn: Connection, q: FunnelQuery) -> Iterator[tuple[str, int, int]]:
+    result = conn.execution_options(yield_per=FETCH_BATCH).execute(_statement(q))
+    for part in result.partitions():
+        yield from part
+
+
+def lead_path(events: Sequence[tuple[int, int]], n_steps: int, window_ms: int,
+              start: int, end: int) -> list[int]:
+    """The timestamps of one lead's best path: the earliest entry that gets furthest.
+
+    `events` are (mask, timestamp) in stored order. Returns [] when the lead never entered.
+    """
+    positions: list[list[int]] = [[] for _ in range(n_steps)]
+    for i, (mask, _) in enumerate(events):
+        k = 0
+        while mask:
+            if mask & 1:
+                positions[k].append(i)
+            mask >>= 1
+            k += 1
+    best: list[int] = []
+    for entry in positions[0]:
+        t0 = events[entry][1]
+        if not start <= t0 < end:
+            continue
+        path, prev, exhausted = [t0], entry, False
+        for k in range(1, n_steps):
+            later = positions[k]
+            j = bisect_right(later, prev)
+            if j == len(later):
+                exhausted = True
+                break
+            t = events[later[j]][1]
+            if t - t0 > window_ms:
+                break
+            path.append(t)
+            prev = later[j]
+        if len(path) > len(best):
+            best = path
+        # A later entry's greedy path never lies before this one's, so once a step had no
+        # event left (or every step matched) no later entry can get further.
+        if exhausted or len(best) == n_steps:
+            break
+    return best
+
+
+def walk(rows: Iterable[tuple[str, int, int]], n_steps: int, window_ms: int,
+         start: int, end: int) -> list[StepResult]:
+    """Aggregate (fingerprint, mask, timestamp) rows, ordered by lead then time."""
+    reached = [0] * n_steps
+    gaps: list[list[int]] = [[] for _ in range(n_steps)]
+    for _, group in groupby(rows, key=lambda r: r[0]):
+        path = lead_path([(r[1], r[2]) for r in group], n_steps, window_ms, start, end)
+        for k, t in enumerate(path):
+            reached[k] += 1
+            if k:
+                gaps[k].append(t - path[k - 1])
+    return summarize(reached, gaps)
+
+
+def summarize(reached: Sequence[int], gaps: Sequence[list[int]]) -> list[StepResult]:
+    """Per-step figures from the number of leads reaching each step and their step gaps."""
+    out = []
+    for k, users in enumerate(reached):
+        first, prev = reached[0], reached[k - 1] if k else reached[0]
+        out.append(StepResult(
+            event_name="",
+            users=users,
+            conversion_from_start=round(users / first, 4) if first else 0.0,
+            conversion_from_previous=round(users / prev, 4) if prev else 0.0,
+            drop_off=prev - users,
+            median_seconds_to_convert=(statistics.median(gaps[k]) / 1000
+                                       if k and gaps[k] else None),
+        ))
+    return out
+
+
+def run_funnel(conn: Connection, q: FunnelQuery) -> list[StepResult]:
+    """The funnel's per-step results, in step order."""
+    results = walk(_rows(conn, q), len(q.steps), q.window_ms, q.start, q.end)
+    for step, result in zip(q.steps, results, strict=True):
+        result.event_name = step.event_name
+    return results
