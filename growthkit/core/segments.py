@@ -1,0 +1,189 @@
+"""Behavioural segments of leads: built-ins and custom did / did-not rules, as SQL over leads.
+
+Every segment is one WHERE clause over the `leads` table (with subqueries over activities),
+evaluated as of a moment `as_of`: counts are one COUNT(*), member pages one keyset query,
+never a query per lead. Windows are inclusive: "in the last D days" means
+as_of - D days <= timestamp <= as_of.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import ColumnElement, Connection, and_, exists, func, select, true
+
+from growthkit.core.clock import to_iso
+from growthkit.core.filters import PropertyCondition
+from growthkit.core.schema import activities, leads
+
+DAY_MS = 86_400_000
+NEW_DAYS = 7
+ACTIVE_DAYS = 7
+DORMANT_DAYS = 14
+POWER_DAYS = 30
+
+BUILTINS: dict[str, tuple[str, str]] = {
+    "new": ("New", f"first seen in the last {NEW_DAYS} days"),
+    "active": ("Active", f"at least one event in the last {ACTIVE_DAYS} days"),
+    "power": ("Power users", f"top decile of leads by events in the last {POWER_DAYS} days "
+                             "(ties at the cut-off included)"),
+    "dormant": ("Dormant", f"no events in the last {DORMANT_DAYS} days"),
+    "converters": ("Converters", "did the chosen event (?event=) at least once"),
+}
+
+
+class SegmentError(ValueError):
+    """A segment request that cannot be answered; the message names the field and rule."""
+
+
+@dataclass(frozen=True)
+class Did:
+    """Did `event_name` (any event when None) at least `at_least` times in the last `days`."""
+
+    event_name: str | None
+    conditions: Sequence[PropertyCondition] = ()
+    at_least: int = 1
+    days: int | None = None  # None: all stored history up to as_of
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Leads meeting every `did` and none of `did_not` (did_not ignores at_least)."""
+
+    did: Sequence[Did] = field(default_factory=tuple)
+    did_not: Sequence[Did] = field(default_factory=tuple)
+
+
+def _events(app_id: str, cond: Did, as_of: int) -> list[ColumnElement]:
+    a = activities.c
+    out = [a.app_id == app_id, a.timestamp <= as_of]
+    if cond.days is not None:
+        out.append(a.timestamp >= as_of - cond.days * DAY_MS)
+    if cond.event_name is not None:
+        out.append(a.event_name == cond.event_name)
+    out.extend(c.clause() for c in cond.conditions)
+    return out
+
+
+def _did(app_id: str, cond: Did, as_of: int) -> ColumnElement:
+    a = activities.c
+    who = select(a.fingerprint_id).where(*_events(app_id, cond, as_of))
+    if cond.at_least > 1:
+        who = who.group_by(a.fingerprint_id).having(func.count() >= cond.at_least)
+    return leads.c.fingerprint.in_(who)
+
+
+def _did_not(app_id: str, cond: Did, as_of: int) -> ColumnElement:
+    # Correlated NOT EXISTS: an index probe on (app_id, fingerprint_id, timestamp) per lead.
+    return ~exists().where(activities.c.fingerprint_id == leads.c.fingerprint,
+                           *_events(app_id, cond, as_of))
+
+
+def rule_clause(app_id: str, rule: Rule, as_of: int) -> ColumnElement:
+    """The leads matching `rule` as of `as_of` (leads first seen later are never members)."""
+    if not rule.did and not rule.did_not:
+        raise SegmentError("did: a rule needs at least one condition in did or didNot")
+    parts = [leads.c.app_id == app_id, leads.c.first_seen <= as_of]
+    parts += [_did(app_id, c, as_of) for c in rule.did]
+    parts += [_did_not(app_id, c, as_of) for c in rule.did_not]
+    return and_(*parts)
+
+
+def _power(app_id: str, as_of: int) -> ColumnElement:
+    a = activities.c
+    counts = (select(a.fingerprint_id.label("fp"), func.count().label("n"))
+              .where(a.app_id == app_id, a.timestamp <= as_of,
+                     a.timestamp >= as_of - POWER_DAYS * DAY_MS)
+              .group_by(a.fingerprint_id).cte("power_counts"))
+    ranked = select(counts.c.n,
+                    func.row_number().over(order_by=counts.c.n.desc()).label("rn"),
+                    func.count().over().label("total")).subquery()
+    # The cut-off is the count of the lead ranked ceil(total / 10); rn <= ceil(t/10)
+    # is 10 * rn <= t + 9 in integers.
+    cutoff = (select(func.min(ranked.c.n)).where(ranked.c.rn * 10 <= ranked.c.total + 9)
+              .scalar_subquery())
+    return and_(leads.c.app_id == app_id, leads.c.first_seen <= as_of,
+                leads.c.fingerprint.in_(select(counts.c.fp).where(counts.c.n >= cutoff)))
+
+
+def builtin_clause(app_id: str, segment: str, as_of: int,
+                   event: str | None = None) -> ColumnElement:
+    """The leads of a built-in segment as of `as_of`."""
+    if segment == "new":
+        return and_(leads.c.app_id == app_id, leads.c.first_seen <= as_of,
+                    leads.c.first_seen >= as_of - NEW_DAYS * DAY_MS)
+    if segment == "active":
+        return rule_clause(app_id, Rule(did=[Did(None, days=ACTIVE_DAYS)]), as_of)
+    if segment == "dormant":
+        return rule_clause(app_id, Rule(did_not=[Did(None, days=DORMANT_DAYS)]), as_of)
+    if segment == "power":
+        return _power(app_id, as_of)
+    if segment == "converters":
+        if not event:
+            raise SegmentError("event: the converters segment needs ?event=EVENT_NAME")
+        return rule_clause(app_id, Rule(did=[Did(event)]), as_of)
+    raise SegmentError(f"segment: unknown segment {segment!r}; built-ins are "
+                       f"{', '.join(BUILTINS)}")
+
+
+def count(conn: Connection, clause: ColumnElement) -> int:
+    return conn.execute(select(func.count()).select_from(leads).where(clause)).scalar_one()
+
+
+def summary(conn: Connection, app_id: str, as_of: int, event: str | None = None) -> list[dict]:
+    """Every built-in segment with its count; converters only when `event` is given."""
+    out = []
+    for seg, (name, description) in BUILTINS.items():
+        if seg == "converters" and not event:
+            continue
+        entry = {"id": seg, "name": name, "description": description,
+                 "count": count(conn, builtin_clause(app_id, seg, as_of, event))}
+        if seg == "converters":
+            entry["event"] = event
+        out.append(entry)
+    return out
+
+
+# Cursors pin the moment a listing is evaluated at, so later pages agree with the first.
+def encode_cursor(as_of: int, lead_id: int) -> str:
+    return base64.urlsafe_b64encode(f"{as_of}.{lead_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[int, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        as_of, lead_id = raw.split(".")
+        return int(as_of), int(lead_id)
+    except (ValueError, UnicodeDecodeError):
+        raise SegmentError("cursor: not a cursor from this listing; pass back nextCursor "
+                           "exactly as received") from None
+
+
+def members(conn: Connection, app_id: str, clause: ColumnElement, as_of: int,
+            after_id: int | None, limit: int) -> tuple[list[dict], str | None]:
+    """A page of members, newest leads first (by lead id, stable while events arrive).
+
+    `events` is each member's number of stored events up to `as_of`, counted for the whole
+    page in one GROUP BY.
+    """
+    l = leads.c  # noqa: E741
+    page = conn.execute(
+        select(l.id, l.fingerprint, l.email, l.name, l.first_seen, l.last_seen)
+        .where(clause, l.id < after_id if after_id is not None else true())
+        .order_by(l.id.desc()).limit(limit + 1)).all()
+    more = len(page) > limit
+    page = page[:limit]
+    counts: dict[str, int] = {}
+    if page:
+        a = activities.c
+        counts = dict(conn.execute(
+            select(a.fingerprint_id, func.count())
+            .where(a.app_id == app_id, a.timestamp <= as_of,
+                   a.fingerprint_id.in_([r.fingerprint for r in page]))
+            .group_by(a.fingerprint_id)).tuples().all())
+    data = [{"fingerprint": r.fingerprint, "email": r.email, "name": r.name,
+             "firstSeen": to_iso(r.first_seen), "lastSeen": to_iso(r.last_seen),
+             "events": counts.get(r.fingerprint, 0)} for r in page]
+    return data, encode_cursor(as_of, page[-1].id) if more else None
