@@ -1,22 +1,148 @@
-"""Event frequency: counts per event name, the popular-events ranking and time series."""
+"""Event frequency: counts per event name, the popular-events ranking with its change against
+the previous period, and time series bucketed by local hour/day/week.
+
+Counts come from `rollups.count_rows` (15-minute rollups plus raw rows), so they stay fast
+at scale and keep working over periods whose events retention has deleted.
+"""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
 from sqlalchemy import Connection, func, select
 
+from growthkit.core.clock import to_iso
 from growthkit.core.filters import ActivityFilter
-from growthkit.core.schema import activities
+from growthkit.core.rollups import count_rows, span
+from growthkit.core.timezones import DAY_MS, EPOCH_WEEKDAY_SHIFT, UNITS, bucket_expr, bucket_start
+
+INTERVALS = tuple(UNITS)
+MAX_BUCKETS = 10_000
 
 
 def counts_by_name(conn: Connection, flt: ActivityFilter) -> dict[str, int]:
-    """{eventName: count} for the filter."""
-    name = activities.c.event_name
-    rows = conn.execute(select(name, func.count()).where(flt.where()).group_by(name))
-    return {n: int(c) for n, c in rows}
+    """{eventName: count} for the filter (open start/end: all stored history)."""
+    bounds = span(conn, flt)
+    if bounds is None or bounds[0] >= bounds[1]:
+        return {}
+    closed = replace(flt, start=bounds[0], end=bounds[1])
+    rows = count_rows(conn, closed).rows
+    result = conn.execute(select(rows.c.event_name, func.sum(rows.c.n))
+                          .group_by(rows.c.event_name))
+    return {n: int(c) for n, c in result}
+
+
+def rank(counts: dict[str, int], limit: int | None = None) -> list[dict]:
+    """[{"eventName", "count"}], most frequent first (ties by name)."""
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return [{"eventName": n, "count": c} for n, c in ranked[:limit]]
 
 
 def top_events(conn: Connection, flt: ActivityFilter, limit: int = 10) -> list[dict]:
-    """[{"eventName", "count"}], most frequent first (ties by name)."""
-    counts = counts_by_name(conn, flt)
-    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
-    return [{"eventName": n, "count": c} for n, c in ranked]
+    """[{"eventName", "count"}] most frequent first."""
+    return rank(counts_by_name(conn, flt), limit)
+
+
+def change_pct(current: float, previous: float) -> float | None:
+    """Percent change against the previous value (None when there was nothing before)."""
+    if not previous:
+        return None
+    return round((current - previous) * 100.0 / previous, 1)
+
+
+def previous_period(flt: ActivityFilter) -> ActivityFilter:
+    """The same filter over the period of the same length just before."""
+    assert flt.start is not None and flt.end is not None
+    length = flt.end - flt.start
+    return replace(flt, start=flt.start - length, end=flt.start)
+
+
+def _offset(ms: int, tz: ZoneInfo) -> int:
+    dt = datetime.fromtimestamp(ms / 1000, tz=UTC).astimezone(tz)
+    return int(dt.utcoffset().total_seconds() * 1000)
+
+
+def bucket_of(ms: int, unit: str, tz: ZoneInfo) -> int:
+    """The same bucket number `timezones.bucket_expr` computes in SQL."""
+    local = ms + _offset(ms, tz)
+    if unit == "week":
+        return (local // DAY_MS + EPOCH_WEEKDAY_SHIFT) // 7
+    return local // UNITS[unit]
+
+
+def buckets(start: int, end: int, unit: str, tz: ZoneInfo) -> list[tuple[int, int]]:
+    """[(bucket number, UTC start ms)] of the local buckets that [start, end) touches.
+
+    Buckets are local wall-clock hours/days/weeks (Monday first): at a DST fall-back the
+    repeated hour is one bucket; an hour skipped at spring-forward has no bucket.
+    """
+    if unit not in UNITS:
+        raise ValueError(f"interval must be one of {', '.join(INTERVALS)}, not {unit!r}")
+    if end <= start:
+        return []
+    first, last = bucket_of(start, unit, tz), bucket_of(end - 1, unit, tz)
+    if last - first + 1 > MAX_BUCKETS:
+        raise ValueError(f"interval={unit} over this range gives {last - first + 1} buckets; "
+                         f"at most {MAX_BUCKETS}: use a wider interval or a shorter range")
+    out = []
+    for b in range(first, last + 1):
+        local = bucket_start(b, unit, tz)
+        utc = local.astimezone(UTC)
+        if unit == "hour" and utc.astimezone(tz).replace(tzinfo=None) != local.replace(
+                tzinfo=None):
+            continue  # a wall-clock hour that does not exist (spring-forward)
+        out.append((b, int(utc.timestamp() * 1000)))
+    return out
+
+
+def time_series(conn: Connection, flt: ActivityFilter, tz: ZoneInfo,
+                interval: str) -> tuple[list[int], dict[str, list[int]], str]:
+    """Bucket starts (UTC ms), {eventName: counts per bucket} and the data source."""
+    assert flt.start is not None and flt.end is not None
+    slots = buckets(flt.start, flt.end, interval, tz)
+    index = {b: i for i, (b, _) in enumerate(slots)}
+    counted = count_rows(conn, flt, tz)
+    rows = counted.rows
+    key = bucket_expr(rows.c.ts, interval, tz, flt.start, flt.end).label("b")
+    series: dict[str, list[int]] = {}
+    for b, name, n in conn.execute(select(key, rows.c.event_name, func.sum(rows.c.n))
+                                   .group_by(key, rows.c.event_name)):
+        i = index.get(int(b))
+        if i is not None:
+            series.setdefault(name, [0] * len(slots))[i] += int(n)
+    return [ms for _, ms in slots], series, counted.source
+
+
+def event_frequency(conn: Connection, flt: ActivityFilter, tz: ZoneInfo, interval: str = "day",
+                    limit: int = 10) -> dict:
+    """Counts per event name with rank and change, plus per-bucket series of the top names.
+
+    The ranking lists every event name of the period (and those only seen in the previous
+    period, with count 0); `series` holds the `limit` most frequent, `totals` all events.
+    """
+    assert flt.start is not None and flt.end is not None
+    starts, per_name, source = time_series(conn, flt, tz, interval)
+    current = {n: sum(v) for n, v in per_name.items()}
+    previous = counts_by_name(conn, previous_period(flt))
+    prev_rank = {r["eventName"]: i + 1 for i, r in enumerate(rank(previous))}
+    names = set(current) | set(previous)
+    ranked = sorted(names, key=lambda n: (-current.get(n, 0), -previous.get(n, 0), n))
+    total, prev_total = sum(current.values()), sum(previous.values())
+    events = [{"eventName": n, "count": current.get(n, 0), "rank": i + 1,
+               "share": round(current.get(n, 0) / total, 4) if total else 0.0,
+               "previousCount": previous.get(n, 0), "previousRank": prev_rank.get(n),
+               "change": change_pct(current.get(n, 0), previous.get(n, 0))}
+              for i, n in enumerate(ranked)]
+    totals = [sum(col) for col in zip(*per_name.values(), strict=True)] if per_name else \
+        [0] * len(starts)
+    return {
+        "from": to_iso(flt.start), "to": to_iso(flt.end), "timeZone": tz.key,
+        "interval": interval, "total": total, "previousTotal": prev_total,
+        "change": change_pct(total, prev_total), "events": events,
+        "buckets": [to_iso(ms) for ms in starts], "totals": totals,
+        "series": [{"eventName": n, "counts": per_name.get(n, [0] * len(starts))}
+                   for n in ranked[:limit] if current.get(n, 0)],
+        "source": source,
+    }

@@ -1,0 +1,96 @@
+"""Quick stats for a time range: events, events per hour, unique users, sessions and top
+events, each against the previous period of the same length.
+
+Event counts come from the 15-minute rollups plus raw rows (`rollups.count_rows`). Distinct
+users and sessions cannot be added up across buckets, so they are counted on raw rows; for
+days retention has rolled up they are the sum of the days' distinct counts from
+`daily_rollups` (exact for one day, an upper bound over several).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, distinct, func, select
+
+from growthkit.core.clock import to_iso
+from growthkit.core.filters import ActivityFilter
+from growthkit.core.frequency import change_pct, previous_period, rank, time_series
+from growthkit.core.retention import ALL_EVENTS
+from growthkit.core.rollups import count_rows, rolled_until, rollup_usable, source_of
+from growthkit.core.schema import activities, daily_rollups
+from growthkit.core.timezones import DAY_MS, HOUR_MS
+
+# Series resolution: hourly up to a week, daily beyond (a few hundred points at most).
+HOURLY_SERIES_UP_TO_MS = 7 * DAY_MS
+
+
+def distinct_counts(conn: Connection, flt: ActivityFilter) -> tuple[int, int]:
+    """(unique users, sessions) for the filter; rolled-up days add their daily counts."""
+    c = activities.c
+    users, sessions = conn.execute(select(func.count(distinct(c.fingerprint_id)),
+                                          func.count(distinct(c.session_id)))
+                                   .where(flt.where())).one()
+    users, sessions = int(users or 0), int(sessions or 0)
+    rolled = rolled_until(conn, flt.app_id)
+    assert flt.start is not None and flt.end is not None
+    if rolled > flt.start and rollup_usable(flt):
+        d = daily_rollups.c
+        names = d.event_name.in_(flt.event_names) if flt.event_names else \
+            d.event_name == ALL_EVENTS
+        old_users, old_sessions = conn.execute(
+            select(func.coalesce(func.sum(d.users), 0), func.coalesce(func.sum(d.sessions), 0))
+            .where(d.app_id == flt.app_id, d.day >= flt.start - flt.start % DAY_MS,
+                   d.day < min(flt.end, rolled), names)).one()
+        users += int(old_users)
+        sessions += int(old_sessions)
+    return users, sessions
+
+
+def _period(conn: Connection, flt: ActivityFilter) -> dict:
+    assert flt.start is not None and flt.end is not None
+    rows = count_rows(conn, flt).rows
+    by_name = {n: int(k) for n, k in conn.execute(
+        select(rows.c.event_name, func.sum(rows.c.n)).group_by(rows.c.event_name))}
+    users, sessions = distinct_counts(conn, flt)
+    events = sum(by_name.values())
+    hours = (flt.end - flt.start) / HOUR_MS
+    return {"from": to_iso(flt.start), "to": to_iso(flt.end), "events": events,
+            "uniqueUsers": users, "sessions": sessions,
+            "eventsPerHour": round(events / hours, 2) if hours else 0.0, "byName": by_name}
+
+
+def quick_stats(conn: Connection, flt: ActivityFilter, tz: ZoneInfo, top: int = 10) -> dict:
+    """The /stats answer for [flt.start, flt.end) (both required)."""
+    assert flt.start is not None and flt.end is not None
+    cur = _period(conn, flt)
+    prev = _period(conn, previous_period(flt))
+    by_name, prev_by_name = cur.pop("byName"), prev.pop("byName")
+    interval = "hour" if flt.end - flt.start <= HOURLY_SERIES_UP_TO_MS else "day"
+    starts, per_name, _ = time_series(conn, flt, tz, interval)
+    totals = [sum(col) for col in zip(*per_name.values(), strict=True)] if per_name else \
+        [0] * len(starts)
+    last_hour = replace(flt, start=max(flt.start, flt.end - HOUR_MS))
+    rows = count_rows(conn, last_hour).rows
+    events_last_hour = int(conn.execute(select(func.coalesce(func.sum(rows.c.n), 0))).scalar())
+    top_events = [{**e, "previousCount": prev_by_name.get(e["eventName"], 0),
+                   "change": change_pct(e["count"], prev_by_name.get(e["eventName"], 0))}
+                  for e in rank(by_name, top)]
+    rolled = rolled_until(conn, flt.app_id)
+    length = flt.end - flt.start
+    keys = ("events", "uniqueUsers", "sessions", "eventsPerHour")
+    return {
+        **cur,
+        "eventsLastHour": events_last_hour,
+        "series": {"interval": interval,
+                   "points": [{"start": to_iso(ms), "events": n}
+                              for ms, n in zip(starts, totals, strict=True)]},
+        "topEvents": top_events,
+        "previous": prev,
+        "change": {k: change_pct(cur[k], prev[k]) for k in keys},
+        "timeZone": tz.key,
+        "source": source_of(flt.start, flt.end, rolled),
+        "previousSource": source_of(flt.start - length, flt.start, rolled),
+        "rolledUpBefore": to_iso(rolled) if rolled > flt.start - length else None,
+    }
