@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     group_commit_events: int = 5000
     # How long an app looked up by key is cached (settings changes apply after this).
     app_cache_seconds: float = 5.0
+    # How long stats/analytics answers are cached per app + query (None: app_cache_seconds).
+    query_cache_seconds: float | None = None
     log_level: str = "info"
     # Live stream: seconds between heartbeat comments on an idle stream, and how many
     # events a subscriber may fall behind before it is dropped (it resumes by Last-Event-ID).
