@@ -12,6 +12,7 @@ from growthkit import __version__
 from growthkit.core.store import migrate, open_engine
 from growthkit.server import errors
 from growthkit.server.live import Broadcaster
+from growthkit.server.maintenance import Maintenance
 from growthkit.server.ratelimit import EventRateLimiter
 from growthkit.server.routes import (
     activities,
@@ -67,9 +68,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.growthkit = state
         await state.broadcaster.start()
         await writer.start()
+        maintenance = Maintenance(engine)  # rollup refresh, daily retention
+        maintenance.start()
         try:
             yield
         finally:
+            await maintenance.stop()
             await writer.stop()
             await state.broadcaster.stop()
             await state.limiter.close()

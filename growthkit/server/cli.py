@@ -209,4 +209,41 @@ def rotate_key_cmd(app, which, database_url, as_json):
         _print_keys(new)
 
 
-COMMANDS = [serve, migrate_cmd, create_app_cmd, apps_cmd, app_settings_cmd, rotate_key_cmd]
+@click.command("retention")
+@click.option("--app", default=None, help="Only this app (id or name); default: every app.")
+@database_option
+@json_option
+def retention_cmd(app, database_url, as_json):
+    """Roll events older than each app's retentionDays into daily aggregates and delete them,
+    then bring the 15-minute rollups up to date. Progress goes to stderr."""
+    from growthkit.core.clock import to_iso
+    from growthkit.core.retention import run_retention
+    from growthkit.core.rollups import refresh_rollups
+
+    engine = _engine(database_url)
+
+    def day_done(report, day):
+        click.echo(f"{report.name}: {to_iso(day)[:10]} rolled up and deleted "
+                   f"({report.events_deleted} events so far)", err=True)
+
+    def rollup_done(done, target):
+        click.echo(f"rollups: seq {done} of {target}", err=True)
+
+    try:
+        reports = run_retention(engine, app=app, progress=day_done)
+    except core_apps.AppError as exc:
+        _fail(str(exc))
+    refreshed = refresh_rollups(engine, progress=rollup_done)
+    if as_json:
+        click.echo(json.dumps({"apps": [r.to_json() for r in reports],
+                               "rollups": {"eventsAdded": refreshed.rows,
+                                           "watermark": refreshed.watermark}}))
+        return
+    for r in reports:
+        click.echo(f"{r.name}: kept from {to_iso(r.cutoff)}; rolled up and deleted "
+                   f"{r.events_deleted} events of {r.days} days")
+    click.echo(f"rollups: {refreshed.rows} events added (watermark seq {refreshed.watermark})")
+
+
+COMMANDS = [serve, migrate_cmd, create_app_cmd, apps_cmd, app_settings_cmd, rotate_key_cmd,
+            retention_cmd]

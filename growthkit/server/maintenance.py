@@ -1,0 +1,75 @@
+"""The server's background upkeep: refresh the 15-minute rollups every half minute and run
+retention once a day (first a minute after start). Started and stopped by the lifespan.
+
+Both jobs are safe to run from several server processes at once (they serialise on the
+rollup watermark row), and each commits in small steps, so stopping mid-way loses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from sqlalchemy import Engine
+
+from growthkit.core.retention import run_retention
+from growthkit.core.rollups import refresh_rollups
+
+log = logging.getLogger("growthkit.server.maintenance")
+
+ROLLUP_EVERY_S = 30.0
+FIRST_ROLLUP_AFTER_S = 5.0
+RETENTION_EVERY_S = 24 * 3600.0
+FIRST_RETENTION_AFTER_S = 60.0
+
+
+class Maintenance:
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="growthkit-maintenance")
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._task, timeout=30)
+            except TimeoutError:
+                log.warning("maintenance did not stop within 30 s; abandoning it")
+
+    async def _sleep(self, seconds: float) -> bool:
+        """Wait; False once stopping."""
+        try:
+            await asyncio.wait_for(self._stop.wait(), timeout=max(seconds, 0))
+            return False
+        except TimeoutError:
+            return True
+
+    async def _run(self) -> None:
+        started = time.monotonic()
+        next_rollup = started + FIRST_ROLLUP_AFTER_S
+        next_retention = started + FIRST_RETENTION_AFTER_S
+        while await self._sleep(min(next_rollup, next_retention) - time.monotonic()):
+            now = time.monotonic()
+            if now >= next_retention:
+                next_retention = now + RETENTION_EVERY_S
+                await self._job("retention", self._retention)
+            if now >= next_rollup:
+                next_rollup = now + ROLLUP_EVERY_S
+                await self._job("rollup refresh", lambda: refresh_rollups(self.engine))
+
+    def _retention(self) -> None:
+        for report in run_retention(self.engine):
+            if report.days:
+                log.info("retention: app %s rolled up and deleted %d events of %d days",
+                         report.app_id, report.events_deleted, report.days)
+
+    async def _job(self, name: str, job) -> None:  # noqa: ANN001
+        try:
+            await asyncio.to_thread(job)
+        except Exception:  # a failed run is retried at the next interval
+            log.exception("%s failed", name)
