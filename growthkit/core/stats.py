@@ -79,7 +79,7 @@ def quick_stats(conn: Connection, flt: ActivityFilter, tz: ZoneInfo, top: int = 
                   for e in rank(by_name, top)]
     rolled = rolled_until(conn, flt.app_id)
     length = flt.end - flt.start
-    keys = ("events", "uniqueUsers", "sessions", "eventsPerHour")
+    keys = ("events", "uniqueUsers", "sessions")
     return {
         **cur,
         "eventsLastHour": events_last_hour,
@@ -88,7 +88,9 @@ def quick_stats(conn: Connection, flt: ActivityFilter, tz: ZoneInfo, top: int = 
                               for ms, n in zip(starts, totals, strict=True)]},
         "topEvents": top_events,
         "previous": prev,
-        "change": {k: change_pct(cur[k], prev[k]) for k in keys},
+        # Both periods have the same length: events per hour change as events do.
+        "change": {**{k: change_pct(cur[k], prev[k]) for k in keys},
+                   "eventsPerHour": change_pct(cur["events"], prev["events"])},
         "timeZone": tz.key,
         "source": source_of(flt.start, flt.end, rolled),
         "previousSource": source_of(flt.start - length, flt.start, rolled),
