@@ -230,7 +230,6 @@ def test_late_events_after_a_refresh_are_counted(server):
 def test_answers_are_cached_briefly_per_app_and_query(database_url, redis_url):
     app = create_app(make_settings(database_url, redis_url, query_cache_seconds=60))
     with TestClient(app) as client:
-
         server = Server(client=client, engine=app.state.growthkit.engine)
         one, two = server.create_app("One"), server.create_app("Two")
         server.track(one.public, {"fingerprint": "fp", "events": [{"eventName": "x"}]})
