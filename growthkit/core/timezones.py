@@ -40,8 +40,10 @@ def offsets(tz: ZoneInfo, start_ms: int, end_ms: int) -> list[tuple[int, int]]:
     while t < end_ms:
         nxt = min(t + step, end_ms)
         if _offset_ms(tz, nxt) != segments[-1][1]:
-            lo, hi = t, nxt  # the change lies in (lo, hi]: narrow it to the second
-            while hi - lo > 1000:
+            # The change lies in (lo, hi]: narrow it to the millisecond, so `ts < change`
+            # is exact (rollup buckets start right on a change).
+            lo, hi = t, nxt
+            while hi - lo > 1:
                 mid = (lo + hi) // 2
                 if _offset_ms(tz, mid) == segments[-1][1]:
                     lo = mid
