@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from growthkit.core.context import enrich
 
@@ -93,6 +93,9 @@ FRIENDLY = {
 }
 
 
+ALL_EVENTS = TypeAdapter(list[EventIn])
+
+
 def describe(error: ValidationError, prefix: str = "") -> str:
     """Pydantic errors as one readable sentence naming each field and its rule."""
     parts = []
@@ -163,8 +166,11 @@ def load_body(body: bytes) -> dict:
 
 
 def parse_batch(data: dict, *, received_at: int, retention_days: int,
-                user_agent: str | None = None) -> ParsedBatch:
-    """Validate a decoded batch; events that break a rule land in `rejected` by index."""
+                user_agent: str | None = None, body_size: int | None = None) -> ParsedBatch:
+    """Validate a decoded batch; events that break a rule land in `rejected` by index.
+
+    `body_size` (bytes) lets small bodies skip the per-event size check.
+    """
     try:
         batch = BatchIn.model_validate(data)
     except ValidationError as exc:
@@ -176,16 +182,20 @@ def parse_batch(data: dict, *, received_at: int, retention_days: int,
     skew = (received_at - sent_at) if sent_at is not None else 0
     oldest = received_at - retention_days * DAY_MS
     parsed = ParsedBatch(key=batch.key)
+    check_size = body_size is None or body_size > MAX_EVENT_BYTES
+    try:  # one validation call for the usual all-valid batch; event by event otherwise
+        models: list[EventIn] | None = ALL_EVENTS.validate_python(batch.events)
+    except ValidationError:
+        models = None
     for index, raw in enumerate(batch.events):
         if not isinstance(raw, dict):
             parsed.reject(index, "event must be a JSON object with an eventName")
             continue
-        size = len(orjson.dumps(raw))
-        if size > MAX_EVENT_BYTES:
+        if check_size and (size := len(orjson.dumps(raw))) > MAX_EVENT_BYTES:
             parsed.reject(index, f"event is {size} bytes; the limit is {MAX_EVENT_BYTES} bytes")
             continue
         try:
-            ev = EventIn.model_validate(raw)
+            ev = models[index] if models is not None else EventIn.model_validate(raw)
             ts = _millis(ev.timestamp, "timestamp")
         except ValidationError as exc:
             parsed.reject(index, describe(exc))

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import orjson
 from sqlalchemy import Connection, case, select, tuple_
 
 from growthkit.core.events import Event
@@ -95,6 +96,51 @@ def _upsert_leads(conn: Connection, batches: Sequence[BatchWrite], sessions: dic
         conn.execute(stmt, rows[i:i + CHUNK])
 
 
+# PostgreSQL: one array per column instead of thousands of placeholders, which keeps the
+# statement constant (psycopg parses a long multi-VALUES statement anew each time).
+PG_INSERT = """
+INSERT INTO activities (id, app_id, fingerprint_id, event_name, properties, context,
+                        session_id, timestamp, received_at)
+SELECT * FROM unnest(%(id)s::varchar[], %(app_id)s::varchar[], %(fingerprint_id)s::varchar[],
+                     %(event_name)s::varchar[], %(properties)s::jsonb[], %(context)s::jsonb[],
+                     %(session_id)s::varchar[], %(timestamp)s::bigint[], %(received_at)s::bigint[])
+ON CONFLICT (app_id, id) DO NOTHING
+RETURNING app_id, id, seq
+"""
+
+
+def _insert_activities(conn: Connection, rows: list[tuple[str, Event]]) -> dict:
+    """Insert new events, skipping ids already stored; {(app, event id): seq} of inserted."""
+    inserted: dict[tuple[str, str], int] = {}
+    if conn.dialect.name == "postgresql":
+        for i in range(0, len(rows), 5000):
+            chunk = rows[i:i + 5000]
+            params = {
+                "id": [e.id for _, e in chunk], "app_id": [a for a, _ in chunk],
+                "fingerprint_id": [e.fingerprint for _, e in chunk],
+                "event_name": [e.event_name for _, e in chunk],
+                "properties": [None if e.properties is None else orjson.dumps(e.properties)
+                               .decode() for _, e in chunk],
+                "context": [orjson.dumps(e.context).decode() for _, e in chunk],
+                "session_id": [e.session_id for _, e in chunk],
+                "timestamp": [e.timestamp for _, e in chunk],
+                "received_at": [e.received_at for _, e in chunk],
+            }
+            result = conn.exec_driver_sql(PG_INSERT, params)
+            inserted.update(((r.app_id, r.id), r.seq) for r in result)
+        return inserted
+    stmt = (insert(conn, activities)
+            .on_conflict_do_nothing(index_elements=[activities.c.app_id, activities.c.id])
+            .returning(activities.c.app_id, activities.c.id, activities.c.seq))
+    for i in range(0, len(rows), CHUNK):
+        params = [{"id": e.id, "app_id": app_id, "fingerprint_id": e.fingerprint,
+                   "event_name": e.event_name, "properties": e.properties, "context": e.context,
+                   "session_id": e.session_id, "timestamp": e.timestamp,
+                   "received_at": e.received_at} for app_id, e in rows[i:i + CHUNK]]
+        inserted.update(((r.app_id, r.id), r.seq) for r in conn.execute(stmt, params))
+    return inserted
+
+
 def write_batches(conn: Connection, batches: Sequence[BatchWrite]) -> list[WriteResult]:
     """Store the batches' events in the caller's transaction; duplicates are skipped.
 
@@ -108,16 +154,7 @@ def write_batches(conn: Connection, batches: Sequence[BatchWrite]) -> list[Write
             if (b.app_id, e.id) not in seen:
                 seen.add((b.app_id, e.id))
                 fresh.append((n, e))
-    inserted: dict[tuple[str, str], int] = {}  # (app, event id) -> seq
-    stmt = (insert(conn, activities)
-            .on_conflict_do_nothing(index_elements=[activities.c.app_id, activities.c.id])
-            .returning(activities.c.app_id, activities.c.id, activities.c.seq))
-    for i in range(0, len(fresh), CHUNK):
-        rows = [{"id": e.id, "app_id": batches[n].app_id, "fingerprint_id": e.fingerprint,
-                 "event_name": e.event_name, "properties": e.properties, "context": e.context,
-                 "session_id": e.session_id, "timestamp": e.timestamp,
-                 "received_at": e.received_at} for n, e in fresh[i:i + CHUNK]]
-        inserted.update(((r.app_id, r.id), r.seq) for r in conn.execute(stmt, rows))
+    inserted = _insert_activities(conn, [(batches[n].app_id, e) for n, e in fresh])
     _upsert_leads(conn, batches, sessions)
     results = [WriteResult(stored=[], duplicates=0) for _ in batches]
     claimed: set[tuple[str, str]] = set()

@@ -49,7 +49,8 @@ async def track(request: Request) -> Response:
     state = state_of(request)
     received_at = now_ms()
     try:
-        data = load_body(await _read_body(request))
+        body = await _read_body(request)
+        data = load_body(body)
     except BatchError as exc:
         raise ApiError(exc.status, exc.message) from None
     body_key = data.get("key") if isinstance(data.get("key"), str) else None
@@ -58,7 +59,8 @@ async def track(request: Request) -> Response:
     try:
         parsed = parse_batch(data, received_at=received_at,
                              retention_days=app.setting("retentionDays"),
-                             user_agent=request.headers.get("user-agent"))
+                             user_agent=request.headers.get("user-agent"),
+                             body_size=len(body))
     except BatchError as exc:
         raise ApiError(exc.status, exc.message) from None
 
