@@ -19,7 +19,11 @@ $(VENV)/.dev-installed: $(VENV)/.installed pyproject.toml
 
 install: $(VENV)/.installed
 
-dev: $(VENV)/.dev-installed
+# The browser tests' React, TypeScript and terser (skipped with a note where npm is missing).
+tests/browser/node_modules/.installed: tests/browser/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --prefix tests/browser --no-audit --no-fund --silent && touch $@; else echo "npm not found: the browser tests that need React or tsc will skip"; fi
+
+dev: $(VENV)/.dev-installed tests/browser/node_modules/.installed
 
 run: $(VENV)/.installed
 	$(VENV)/bin/growthkit serve --demo
