@@ -265,3 +265,53 @@ def test_redis_carries_events_between_server_processes(custom_server, database_u
         assert [f.activity["id"] for f in s.replayed] == ["missed"]
         track(two, app, ev("after"))
         assert [f.activity["id"] for f in s.activities(1)] == ["after"]
+
+
+def test_open_streams_end_when_the_server_stops(tmp_path):
+    """`growthkit serve` told to stop (SIGTERM) ends its open streams instead of waiting for
+    the subscribers to leave, and exits."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import free_port
+
+    from growthkit.core import apps as core_apps
+    from growthkit.core.store import migrate, open_engine, write_connection
+
+    url = f"sqlite:///{tmp_path / 'serve.db'}"
+    engine = open_engine(url)
+    migrate(engine)
+    with write_connection(engine) as conn, conn.begin():
+        new = core_apps.create_app(conn, "Serve", {})
+    engine.dispose()
+    port = free_port()
+    env = {**os.environ, "GROWTHKIT_LOG_LEVEL": "warning"}
+    proc = subprocess.Popen([sys.executable, "-m", "growthkit", "serve", "--port", str(port),
+                             "--database-url", url], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, "serve did not start"
+            time.sleep(0.1)
+        with httpx.Client(base_url=base) as client:
+            server = Server(client=client, engine=None, base_url=base)  # type: ignore[arg-type]
+            with subscribe(server, new.secret_key) as s:
+                proc.send_signal(signal.SIGTERM)
+                with pytest.raises(EOFError):  # a clean end of the stream, not a timeout
+                    s.next_frame()
+        # uvicorn re-raises the signal it handled once it has shut down cleanly.
+        assert proc.wait(timeout=20) in (0, -signal.SIGTERM), proc.stderr.read().decode()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -15,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
+import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -195,6 +197,20 @@ class Broadcaster:
                 await asyncio.sleep(1)
 
 
+def server_stopping() -> bool:
+    """Whether the uvicorn server of this process was told to stop (Ctrl+C, SIGTERM).
+
+    uvicorn waits for open responses before it shuts down, and a stream never ends by
+    itself, so streams end when this turns true. uvicorn's signal handler is a method of its
+    Server, which carries `should_exit` (when it runs in a thread it installs none: False).
+    """
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        server = getattr(signal.getsignal(sig), "__self__", None)
+        if getattr(server, "should_exit", False) is True:
+            return True
+    return False
+
+
 def _frame(seq: int, data: bytes) -> bytes:
     return b"id: %d\nevent: activity\ndata: %s\n\n" % (seq, data)
 
@@ -212,7 +228,7 @@ async def activity_frames(engine: Engine, broadcaster: Broadcaster, flt: Activit
     Replay reads the store by seq until it has caught up, subscribes, reads once more
     (whatever was stored in between), and only then goes live, skipping live events that
     the replay already sent. A `: live` comment marks the switch; `: heartbeat` comments
-    keep idle connections open.
+    keep idle connections open. The stream ends when the server is stopping.
     """
 
     def page(after: int) -> list[Any]:
@@ -245,11 +261,16 @@ async def activity_frames(engine: Engine, broadcaster: Broadcaster, flt: Activit
             async for frame in replay():
                 yield frame
         yield b": live\n\n"
+        quiet_since = time.monotonic()
         while True:
             try:
-                item = await asyncio.wait_for(sub.queue.get(), heartbeat_seconds)
+                item = await asyncio.wait_for(sub.queue.get(), min(heartbeat_seconds, 1.0))
             except TimeoutError:
-                yield b": heartbeat\n\n"
+                if server_stopping():
+                    return  # the client reconnects (to another process) with Last-Event-ID
+                if time.monotonic() - quiet_since >= heartbeat_seconds:
+                    yield b": heartbeat\n\n"
+                    quiet_since = time.monotonic()
                 continue
             if sub.dropped:
                 yield DROPPED_FRAME
@@ -258,5 +279,6 @@ async def activity_frames(engine: Engine, broadcaster: Broadcaster, flt: Activit
                 replayed.discard(item.seq)
                 continue
             yield _frame(item.seq, item.data)
+            quiet_since = time.monotonic()
     finally:
         broadcaster.unsubscribe(sub)
