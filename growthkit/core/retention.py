@@ -2,8 +2,8 @@
 
 Whole UTC days before `floor(now - retentionDays)` are processed one day per transaction:
 the day's events are added to `daily_rollups` (per event name and '*' for all events:
-count, distinct users, distinct sessions), their 15-minute counts are made sure to be in
-`rollup_counts`, and they are deleted. `retention_state.rolled_until` then tells queries
+count, distinct users, distinct sessions), made sure to be counted in the hourly and
+15-minute rollups, and deleted. `retention_state.rolled_until` then tells queries
 that before it only aggregates remain. Ingest refuses events older than the retention
 window, so a processed day never receives more events (if retentionDays is raised and
 lowered again, a day's aggregates are added to, never replaced).
@@ -100,7 +100,7 @@ def _roll_day(conn: Connection, app_id: str, day: int, now: int) -> tuple[int, i
     seq, _, _ = _lock_state(conn)  # serialises with refresh_rollups
     in_day = [c.app_id == app_id, c.timestamp >= day, c.timestamp < day + DAY_MS]
     rolled = _add_daily(conn, app_id, day)
-    # Rows above the watermark are not in rollup_counts yet; once deleted the incremental
+    # Rows above the watermark are not in the rollups yet; once deleted the incremental
     # refresh would never see them, so count them here.
     add_counts(conn, *in_day, c.seq > seq)
     deleted = conn.execute(delete(activities).where(*in_day)).rowcount or 0

@@ -1,17 +1,19 @@
-"""Rollups: 15-minute event counts kept up to date from a seq watermark, and the query plans
-that combine them with raw rows so counts stay fast and exact.
+"""Rollups: event counts per hour and per 15 minutes kept up to date from a seq watermark,
+and the query plans that combine them with raw rows so counts stay fast and exact.
 
-`rollup_counts` holds, per app, event name and 15-minute UTC bucket, the number of events.
-`refresh_rollups` adds activities with seq above the watermark (never touching the ingest
-path). A count over [start, end) then reads whole buckets inside the range from the rollup,
-plus raw rows for the partial buckets at the edges and for rows not yet rolled up
-(seq > watermark). Late events (old timestamps, new seq) are therefore counted exactly.
+`rollup_hourly` and `rollup_counts` hold, per app, event name and UTC hour / 15-minute
+bucket, the number of events. `refresh_rollups` adds activities with seq above the
+watermark (never touching the ingest path). A count over [start, end) then reads whole
+buckets inside the range from a rollup, plus raw rows for the partial buckets at the edges
+and for rows not yet rolled up (seq > watermark). Late events (old timestamps, new seq) are
+therefore counted exactly.
 
-Why 15 minutes: every zone in use has a UTC offset that is a multiple of 15 minutes and
-changes it on a 15-minute boundary (Asia/Kathmandu +05:45, India +05:30, DST shifts), so a
-15-minute UTC bucket lies inside one local hour of any such zone and hourly/daily/weekly
-local buckets and heatmap cells are exact sums of them. Zones or periods with other
-offsets (historic local mean time) fall back to raw rows (`quarter_aligned`).
+Why two sizes: a UTC bucket can be re-bucketed into local hours, days and weeks only if it
+lies inside one local hour. For zones whose offsets are whole hours (most) UTC hours do;
+the 15-minute buckets serve zones such as Asia/Kathmandu (+05:45) or India (+05:30): every
+zone in use has an offset that is a multiple of 15 minutes and changes it on a 15-minute
+boundary. Zones or periods with other offsets (historic local mean time) fall back to raw
+rows (`aligned`).
 
 Run `refresh_rollups` before timing queries on a fresh store (benchmarks): until it has
 run, every count reads raw rows (correct, only slower).
@@ -20,7 +22,7 @@ run, every count reads raw rows (correct, only slower).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
@@ -37,9 +39,15 @@ from sqlalchemy import (
 
 from growthkit.core.clock import now_ms
 from growthkit.core.filters import ActivityFilter
-from growthkit.core.schema import activities, retention_state, rollup_counts, rollup_state
+from growthkit.core.schema import (
+    activities,
+    retention_state,
+    rollup_counts,
+    rollup_hourly,
+    rollup_state,
+)
 from growthkit.core.store import insert, write_connection
-from growthkit.core.timezones import offsets
+from growthkit.core.timezones import HOUR_MS, offsets
 
 QUARTER_MS = 15 * 60 * 1000
 STATE = "counts"
@@ -67,11 +75,11 @@ def rollup_usable(flt: ActivityFilter) -> bool:
     return not (flt.fingerprint or flt.session_id or flt.conditions or flt.search)
 
 
-def quarter_aligned(tz: ZoneInfo | None, start: int, end: int) -> bool:
-    """True when the zone's offsets and their changes over the range fall on 15 minutes."""
+def aligned(tz: ZoneInfo | None, start: int, end: int, unit: int) -> bool:
+    """True when the zone's offsets and their changes over the range fall on `unit` ms."""
     if tz is None:
         return True
-    return all(t % 1000 == 0 and (i == 0 or t % QUARTER_MS == 0) and off % QUARTER_MS == 0
+    return all((i == 0 or t % unit == 0) and off % unit == 0
                for i, (t, off) in enumerate(offsets(tz, start, end)))
 
 
@@ -143,26 +151,34 @@ def _raw(flt: ActivityFilter, *extra) -> Select:  # noqa: ANN002
 def count_rows(conn: Connection, flt: ActivityFilter, tz: ZoneInfo | None = None) -> CountRows:
     """Rows to sum for the filter's event counts (rollup where it can, raw rows elsewhere).
 
-    `tz`: the zone the caller will bucket in; rollups are used only when it is 15-minute
-    aligned over the range. The filter must have start and end (see `span`).
+    `tz`: the zone the caller will bucket in; it picks the hourly or the 15-minute rollup
+    (or raw rows). The filter must have start and end (see `span`).
     """
     assert flt.start is not None and flt.end is not None
     start, end = flt.start, flt.end
     rolled = rolled_until(conn, flt.app_id)
-    lo, hi = ceil_to(start, QUARTER_MS), floor_to(end, QUARTER_MS)
-    if not (rollup_usable(flt) and lo < hi and quarter_aligned(tz, start, end)):
+    table, unit = None, QUARTER_MS
+    if rollup_usable(flt):
+        for size, candidate in ((HOUR_MS, rollup_hourly), (QUARTER_MS, rollup_counts)):
+            if aligned(tz, start, end, size):
+                table, unit = candidate, size
+                break
+    lo, hi = ceil_to(start, unit), floor_to(end, unit)
+    if table is None or lo >= hi:
         return CountRows(_raw(flt).subquery("counted"), start, end, rolled)
-    c, rc = activities.c, rollup_counts.c
+    c, rc = activities.c, table.c
     w = watermark(conn)
     rolled_part = select(rc.bucket.label("ts"), rc.event_name.label("event_name"),
                          rc.events.label("n")).where(
         rc.app_id == flt.app_id, rc.bucket >= lo, rc.bucket < hi,
         *([rc.event_name.in_(flt.event_names)] if flt.event_names else []))
     parts: list[Select] = [rolled_part]
+    # The partial buckets at the edges, each with its own bounds so the time index is used
+    # for exactly that slice.
     if start < lo:
-        parts.append(_raw(flt, c.timestamp < lo))
+        parts.append(_raw(replace(flt, end=lo)))
     if hi < end:
-        parts.append(_raw(flt, c.timestamp >= hi))
+        parts.append(_raw(replace(flt, start=hi)))
     if max_seq(conn) - w <= TAIL_BY_SEQ_ROWS:
         # `|| ''` and `+ 0` keep the planner off the time/name indexes: read by seq instead.
         names = [c.event_name.concat("").in_(flt.event_names)] if flt.event_names else []
@@ -197,23 +213,32 @@ def _lock_state(conn: Connection) -> tuple[int, int | None, int | None]:
     return int(row.seq), row.pending_seq, row.pending_at
 
 
+def _upsert_add(conn: Connection, table, rows: list[dict]) -> None:  # noqa: ANN001
+    stmt = insert(conn, table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[table.c.app_id, table.c.bucket, table.c.event_name],
+        set_={"events": table.c.events + stmt.excluded.events})
+    for i in range(0, len(rows), 1000):
+        conn.execute(stmt, rows[i:i + 1000])
+
+
 def add_counts(conn: Connection, *where) -> int:  # noqa: ANN002
-    """Add the activities matching `where` into rollup_counts; returns how many rows."""
+    """Add the activities matching `where` into both rollups; returns how many rows."""
     c = activities.c
     bucket = ((c.timestamp // QUARTER_MS) * QUARTER_MS).label("bucket")
-    grouped = [dict(r._mapping) for r in conn.execute(
+    quarters = [dict(r._mapping) for r in conn.execute(
         select(c.app_id, bucket, c.event_name, func.count().label("events"))
         .where(*where).group_by(c.app_id, bucket, c.event_name))]
-    if not grouped:
+    if not quarters:
         return 0
-    stmt = insert(conn, rollup_counts)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[rollup_counts.c.app_id, rollup_counts.c.bucket,
-                        rollup_counts.c.event_name],
-        set_={"events": rollup_counts.c.events + stmt.excluded.events})
-    for i in range(0, len(grouped), 1000):
-        conn.execute(stmt, grouped[i:i + 1000])
-    return sum(int(g["events"]) for g in grouped)
+    hours: dict[tuple, int] = {}
+    for q in quarters:
+        key = (q["app_id"], floor_to(int(q["bucket"]), HOUR_MS), q["event_name"])
+        hours[key] = hours.get(key, 0) + int(q["events"])
+    _upsert_add(conn, rollup_counts, quarters)
+    _upsert_add(conn, rollup_hourly, [{"app_id": a, "bucket": b, "event_name": n, "events": k}
+                                      for (a, b, n), k in hours.items()])
+    return sum(hours.values())
 
 
 def _target(conn: Connection, settle_ms: int) -> int:
