@@ -111,7 +111,10 @@ function retryLater(response) {
     Math.min(6e4, 500 * 2 ** attempt++) * (0.5 + Math.random() / 2)); // jittered backoff
   retryAt = Date.now() + wait;
   clearTimeout(retryTimer);
-  retryTimer = setTimeout(() => send(1), wait);
+  retryTimer = setTimeout(() => {
+    retryAt = 0; // a timer may fire a little early: never strand the queue
+    send(1);
+  }, wait);
   log(`delivery failed (${response?.status || response}); retrying in ${wait | 0} ms`);
 }
 
@@ -240,7 +243,8 @@ export function init(options) {
     queue = adopted.concat(queue).slice(-opts.maxQueue);
     persist();
     const f = opts.fingerprint;
-    Promise.resolve(typeof f == 'function' ? f() : f).catch(() => 0).then((v) => {
+    // A fingerprint function may throw or reject: the default id stands in.
+    new Promise((resolve) => resolve(typeof f == 'function' ? f() : f)).catch(() => 0).then((v) => {
       gotFp((fp = v || defaultFingerprint()));
       send(adopted.length);
     });

@@ -72,7 +72,8 @@ class Tab:
 
     def open(self) -> None:
         self.page.goto(self.url)
-        self.page.wait_for_function("window.gkReady === true")
+        if "tracker.html" in self.url:
+            self.page.wait_for_function("window.gkReady === true")
 
     def js(self, script: str, arg: Any = None) -> Any:
         return self.page.evaluate(script, arg)

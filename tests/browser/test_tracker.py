@@ -230,6 +230,29 @@ def test_server_failing_for_a_while_loses_nothing_and_duplicates_nothing(
     assert any("retrying" in line for line in tab.console)
 
 
+def test_network_errors_are_retried_until_delivered(live_server, app, context, pages):
+    tab = Tab(context, pages, live_server, app.public)
+    failed: list[str] = []
+    track_url = f"{live_server.base_url}/api/v1/track"
+
+    def refuse(route) -> None:  # the connection fails while the browser still says online
+        failed.append(route.request.url)
+        route.abort("connectionrefused")
+
+    context.route(track_url, refuse)
+    for i in range(4):
+        tab.track("flaky_network", {"i": i})
+    tab.js("gk.flush()")
+    tab.wait(lambda: len(failed) >= 2, "two refused attempts")
+    assert tab.js("navigator.onLine") is True
+    assert len(tab.queued()) == 4
+    context.unroute(track_url)
+    events = tab.stored(4, app.id, "the retried events")
+    assert sorted(e["properties"]["i"] for e in events) == [0, 1, 2, 3]
+    tab.wait(lambda: tab.queued() == [], "an empty queue")
+    assert any("delivery failed (TypeError" in line for line in tab.console)
+
+
 def test_spa_page_views_without_duplicates(live_server, app, context, pages):
     tab = Tab(context, pages, live_server, app.public, pv=1)
     tab.js("""() => {
@@ -333,3 +356,27 @@ def test_app_supplied_fingerprint_is_used(live_server, app, context, pages):
     tab.js("gk.flush()")
     [event] = tab.stored(1, app.id, "the event")
     assert event["fingerprint"] == "visitor-123"
+
+
+def test_fingerprint_promise_is_awaited_and_a_failing_one_falls_back(live_server, app, context,
+                                                                      pages):
+    tab = Tab(context, pages, live_server, app.public, page="next.html")
+    api, key = live_server.base_url, app.public
+    script = """async ([api, key, fail]) => {
+        const gk = await import(api + '/sdk/growthkit.js');
+        let resolve;
+        const later = new Promise((r) => (resolve = r));
+        gk.init({publicKey: key, apiUrl: api, batchSize: 1,
+                 fingerprint: fail ? () => { throw new Error('no fingerprint'); } : later});
+        gk.track('waited');
+        if (!fail) setTimeout(() => resolve('fpjs-visitor'), 300);
+        return gk.fingerprint();
+    }"""
+    assert tab.js(script, [api, key, False]) == "fpjs-visitor"
+    [event] = tab.stored(1, app.id, "the event")
+    assert event["fingerprint"] == "fpjs-visitor"
+    tab.page.reload()
+    fallback = tab.js(script, [api, key, True])
+    assert fallback.startswith("fp_")
+    events = tab.stored(2, app.id, "the second event")
+    assert events[1]["fingerprint"] == fallback
