@@ -253,6 +253,20 @@ def test_network_errors_are_retried_until_delivered(live_server, app, context, p
     assert any("delivery failed (TypeError" in line for line in tab.console)
 
 
+def test_rate_limited_events_are_kept_for_a_retry(live_server, context, pages):
+    app = live_server.create_app("Limited", rateLimitPerMinute=3)
+    tab = Tab(context, pages, live_server, app.public, batch=5)
+    for i in range(5):
+        tab.track("burst", {"i": i})
+    events = tab.stored(3, app.id, "the events under the limit")
+    assert [e["properties"]["i"] for e in events] == [0, 1, 2]
+    # The two over the limit wait in the queue for the limiter's Retry-After.
+    tab.wait(lambda: len(tab.queued()) == 2, "two kept events")
+    assert [e["properties"]["i"] for e in tab.queued()] == [3, 4]
+    assert tab.statuses == [200]
+    assert any("retrying in" in line for line in tab.console)
+
+
 def test_spa_page_views_without_duplicates(live_server, app, context, pages):
     tab = Tab(context, pages, live_server, app.public, pv=1)
     tab.js("""() => {
