@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import orjson
 from sqlalchemy import Connection, and_, func, or_, select, update
 
-from growthkit.core.activities import COLUMNS, stored_activity
+from growthkit.core import feed
 from growthkit.core.clock import to_iso
 from growthkit.core.filters import ActivityFilter
 from growthkit.core.frequency import top_events
@@ -75,7 +75,10 @@ def keyset_after(cols: list, values: list, order: str):
     clause = later(cols[-1], values[-1])
     for col, value in zip(reversed(cols[:-1]), reversed(values[:-1]), strict=True):
         clause = or_(later(col, value), and_(col == value, clause))
-    return clause
+    # A plain range on the first column as well, so the index bounds the scan (an OR alone
+    # does not on PostgreSQL).
+    bound = cols[0] >= values[0] if order == "asc" else cols[0] <= values[0]
+    return and_(bound, clause) if len(cols) > 1 else clause
 
 
 def _escape_like(text: str) -> str:
@@ -181,27 +184,19 @@ def lead_details(conn: Connection, app_id: str, fingerprint: str, tz: ZoneInfo) 
 
 def lead_activities(conn: Connection, flt: ActivityFilter, *, order: str = "desc",
                     limit: int = 100, cursor: str | None = None) -> dict[str, Any]:
-    """A lead's stored activities (StoredActivity shape), newest first unless `order=asc`,
-    keyset-paged on (timestamp, seq)."""
+    """A lead's history: the activity feed (growthkit.core.feed) for `flt.fingerprint`, with
+    a 404 for a lead the app does not have."""
     if not flt.fingerprint:
         raise LeadError(422, "fingerprint is required")
-    get_lead(conn, flt.app_id, flt.fingerprint)
     check_order(order)
     check_limit(limit)
-    after = decode_cursor(f"activities:{order}", cursor, 2)
-    a = activities.c
-    where = flt.clauses()
-    if after is not None:
-        where.append(keyset_after([a.timestamp, a.seq], after, order))
-    direction = (lambda c: c.asc()) if order == "asc" else (lambda c: c.desc())
-    rows = conn.execute(select(*COLUMNS).where(*where)
-                        .order_by(direction(a.timestamp), direction(a.seq))
-                        .limit(limit + 1)).all()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = (encode_cursor(f"activities:{order}", [rows[-1].timestamp, rows[-1].seq])
-                   if more else None)
-    return {"data": [stored_activity(r) for r in rows], "nextCursor": next_cursor}
+    get_lead(conn, flt.app_id, flt.fingerprint)
+    try:
+        return feed.list_activities(conn, flt, order=order, limit=limit,
+                                    cursor=cursor).to_json()
+    except feed.CursorError:
+        raise LeadError(400, "cursor is not valid here: pass the nextCursor of the previous "
+                             "page of the same request") from None
 
 
 # --- editing a lead's profile --------------------------------------------------------------

@@ -16,9 +16,12 @@ from growthkit.core.apps import App
 from growthkit.core.store import write_connection
 from growthkit.server.auth import check_origin, public_app, secret_app, state_of
 from growthkit.server.errors import ApiError, json_response
-from growthkit.server.routes.leads import CURSOR, FINGERPRINT, lead_errors
+from growthkit.server.params import ERROR_RESPONSES, ErrorBody
+from growthkit.server.routes.leads import CURSOR, FINGERPRINT, NOT_FOUND, lead_errors
 
 router = APIRouter(prefix="/api/v1", tags=["credits"])
+CONFLICT = {"model": ErrorBody, "description": "Not enough credits, or an operation id "
+                                               "reused for a different operation"}
 
 
 class CreditIn(BaseModel):
@@ -85,7 +88,7 @@ def _answer(result: core_credits.Applied) -> Response:
 
 
 @router.post("/credits", summary="Earn, spend or adjust a lead's credits",
-             responses={200: {"model": CreditResult}, 409: {}, 422: {}})
+             responses={200: {"model": CreditResult}, 409: CONFLICT, **ERROR_RESPONSES})
 def post_credits(request: Request, body: CreditIn, app: App = Depends(secret_app)) -> Response:
     result = _apply(state_of(request).engine, lambda conn: core_credits.apply(
         conn, app.id, body.fingerprint, body.amount, body.action, op_id=body.id,
@@ -97,7 +100,8 @@ def post_credits(request: Request, body: CreditIn, app: App = Depends(secret_app
              description="Public key (Authorization: Bearer pk_…, ?key= or body key), as "
                          "GrowthKit's completeAction. 404: the action has no cost in "
                          "actionCosts; 409: not enough credits.",
-             responses={200: {"model": CreditResult}, 404: {}, 409: {}, 422: {}})
+             responses={200: {"model": CreditResult}, 409: CONFLICT, **ERROR_RESPONSES,
+                        404: {"model": ErrorBody, "description": "Unknown action"}})
 async def complete_action(request: Request, body: ActionIn) -> Response:
     app = await public_app(request, body.key)
     check_origin(request, app)
@@ -108,7 +112,7 @@ async def complete_action(request: Request, body: ActionIn) -> Response:
 
 
 @router.get("/leads/{fingerprint}/credits", summary="A lead's balance and credit history",
-            responses={200: {"model": CreditHistory}, 404: {}})
+            responses={200: {"model": CreditHistory}, 404: NOT_FOUND, **ERROR_RESPONSES})
 def lead_credits(request: Request, fingerprint: str = FINGERPRINT,
                  order: str = Query("desc", description="desc (newest first) or asc"),
                  limit: int = Query(100, description="1-1000"),

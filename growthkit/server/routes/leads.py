@@ -13,17 +13,27 @@ from starlette.responses import Response
 from growthkit.core import credits as core_credits
 from growthkit.core import leads as core_leads
 from growthkit.core.apps import App
-from growthkit.core.clock import parse_time
-from growthkit.core.filters import ActivityFilter
 from growthkit.core.store import write_connection
 from growthkit.core.timezones import zone
 from growthkit.server.auth import secret_app, state_of
 from growthkit.server.errors import ApiError, json_response
+from growthkit.server.params import (
+    ERROR_RESPONSES,
+    EVENT_NAME_DOC,
+    FROM_DOC,
+    Q_DOC,
+    TO_DOC,
+    WHERE_DOC,
+    ActivityPage,
+    ErrorBody,
+    activity_filter,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["leads"])
 
 FINGERPRINT = Path(..., description="The lead's fingerprint", max_length=128)
 CURSOR = Query(None, description="nextCursor of the previous page")
+NOT_FOUND = {"model": ErrorBody, "description": "The app has no lead with this fingerprint"}
 
 
 class Lead(BaseModel):
@@ -59,11 +69,6 @@ class LeadDetails(Lead):
     creditBalance: int
 
 
-class ActivityPage(BaseModel):
-    data: list[dict[str, Any]]
-    nextCursor: str | None
-
-
 @contextmanager
 def lead_errors() -> Iterator[None]:
     """Core's LeadError (and bad time zones) as API errors."""
@@ -73,17 +78,8 @@ def lead_errors() -> Iterator[None]:
         raise ApiError(exc.status, exc.message) from None
 
 
-def time_param(name: str, value: str | None) -> int | None:
-    if value is None or value == "":
-        return None
-    try:
-        return parse_time(value)
-    except ValueError:
-        raise ApiError(422, f"{name} must be an ISO-8601 time or epoch milliseconds, "
-                            f"not {value!r}") from None
-
-
-@router.get("/leads", summary="Search and list leads", responses={200: {"model": LeadPage}})
+@router.get("/leads", summary="Search and list leads",
+            responses={200: {"model": LeadPage}, **ERROR_RESPONSES})
 def list_leads(request: Request,
                q: str | None = Query(None, max_length=320,
                                      description="fingerprint prefix, or part of email/name"),
@@ -100,7 +96,7 @@ def list_leads(request: Request,
 
 @router.get("/leads/{fingerprint}", summary="One lead: profile, counts, top events, "
             "activity by hour and weekday, credit balance",
-            responses={200: {"model": LeadDetails}, 404: {}})
+            responses={200: {"model": LeadDetails}, 404: NOT_FOUND, **ERROR_RESPONSES})
 def get_lead(request: Request, fingerprint: str = FINGERPRINT,
              tz: str | None = Query(None, description="IANA zone for the frequency; "
                                                       "default: the app's timeZone"),
@@ -116,24 +112,30 @@ def get_lead(request: Request, fingerprint: str = FINGERPRINT,
 
 
 @router.get("/leads/{fingerprint}/activities", summary="A lead's complete history, paged",
-            responses={200: {"model": ActivityPage}, 404: {}})
+            description="The lead's events as `GET /activities` lists them (same filters, "
+                        "order and cursors); 404 for an unknown lead.",
+            responses={200: {"model": ActivityPage}, 404: NOT_FOUND, **ERROR_RESPONSES})
 def lead_activities(request: Request, fingerprint: str = FINGERPRINT,
-                    eventName: list[str] = Query([], description="only these event names"),
-                    from_: str | None = Query(None, alias="from", description="inclusive"),
-                    to: str | None = Query(None, description="exclusive"),
+                    event_name: list[str] | None = Query(None, alias="eventName",
+                                                         description=EVENT_NAME_DOC),
+                    start: str | None = Query(None, alias="from", description=FROM_DOC),
+                    end: str | None = Query(None, alias="to", description=TO_DOC),
+                    session_id: str | None = Query(None, alias="sessionId"),
+                    where: list[str] | None = Query(None, description=WHERE_DOC),
+                    q: str | None = Query(None, description=Q_DOC),
                     order: str = Query("desc", description="desc (newest first) or asc"),
                     limit: int = Query(100, description="1-1000"),
                     cursor: str | None = CURSOR,
                     app: App = Depends(secret_app)) -> Response:
-    flt = ActivityFilter(app.id, event_names=eventName, start=time_param("from", from_),
-                         end=time_param("to", to), fingerprint=fingerprint)
+    flt = activity_filter(app, event_names=event_name, start=start, end=end,
+                          fingerprint=fingerprint, session_id=session_id, where=where, search=q)
     with lead_errors(), state_of(request).engine.connect() as conn:
         page = core_leads.lead_activities(conn, flt, order=order, limit=limit, cursor=cursor)
     return json_response(page)
 
 
 @router.patch("/leads/{fingerprint}", summary="Set a lead's email, name and traits",
-              responses={200: {"model": Lead}, 404: {}, 422: {}})
+              responses={200: {"model": Lead}, 404: NOT_FOUND, **ERROR_RESPONSES})
 def patch_lead(request: Request, fingerprint: str = FINGERPRINT,
                changes: dict[str, Any] = Body(..., examples=[
                    {"email": "ada@example.com", "name": "Ada", "traits": {"plan": "pro"}}],

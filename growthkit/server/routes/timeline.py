@@ -12,7 +12,8 @@ from growthkit.core import timeline as core_timeline
 from growthkit.core.apps import App
 from growthkit.server.auth import secret_app, state_of
 from growthkit.server.errors import json_response
-from growthkit.server.routes.leads import CURSOR, FINGERPRINT, lead_errors, time_param
+from growthkit.server.params import ERROR_RESPONSES, FROM_DOC, TO_DOC, activity_filter
+from growthkit.server.routes.leads import CURSOR, FINGERPRINT, NOT_FOUND, lead_errors
 
 router = APIRouter(prefix="/api/v1", tags=["timeline"])
 
@@ -40,18 +41,19 @@ order, same filters; null for the first item of the listing; correct across page
 
 
 @router.get("/leads/{fingerprint}/timeline", summary="A lead's unified timeline",
-            description=DOC, responses={200: {"model": TimelinePage}, 404: {}})
+            description=DOC,
+            responses={200: {"model": TimelinePage}, 404: NOT_FOUND, **ERROR_RESPONSES})
 def lead_timeline(request: Request, fingerprint: str = FINGERPRINT,
                   kind: str | None = Query(None, description="event or credit; default both"),
-                  from_: str | None = Query(None, alias="from", description="inclusive"),
-                  to: str | None = Query(None, description="exclusive"),
+                  from_: str | None = Query(None, alias="from", description=FROM_DOC),
+                  to: str | None = Query(None, description=TO_DOC),
                   order: str = Query("asc", description="asc (oldest first) or desc"),
                   limit: int = Query(100, description="1-1000"),
                   cursor: str | None = CURSOR,
                   app: App = Depends(secret_app)) -> Response:
-    start, end = time_param("from", from_), time_param("to", to)
+    span = activity_filter(app, start=from_, end=to)
     with lead_errors(), state_of(request).engine.connect() as conn:
         page = core_timeline.timeline(conn, app.id, fingerprint, kind=kind or None,
-                                      start=start, end=end, order=order, limit=limit,
+                                      start=span.start, end=span.end, order=order, limit=limit,
                                       cursor=cursor)
     return json_response(page)
