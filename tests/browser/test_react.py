@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 import pytest
-from harness import stored, wait_for
+from browser_harness import stored, wait_for
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 
 import pytest
-from harness import TRACKER
+from browser_harness import TRACKER
 
 
 @pytest.mark.parametrize("name", ["growthkit.js", "react.js"])

@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from harness import Tab, root, stored, wait_for
+from browser_harness import Tab, root, stored, wait_for
 from sqlalchemy import text
 
 from growthkit.core.store import open_engine

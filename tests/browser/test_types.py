@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 
-from harness import TRACKER
+from browser_harness import TRACKER
 
 
 def tsc(npm_bin, project) -> subprocess.CompletedProcess:
