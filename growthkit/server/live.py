@@ -99,7 +99,10 @@ class Broadcaster:
         self._redis = Redis.from_url(self.redis_url)
         self._pubsub = pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
         # Subscribed before the server takes requests: no event is stored unseen by us.
-        await pubsub.subscribe(CHANNEL)
+        try:
+            await pubsub.subscribe(CHANNEL)
+        except Exception as exc:  # the listener keeps trying; do not keep the server down
+            log.warning("live feed could not subscribe to Redis yet (%s); retrying", exc)
         self._tasks = [asyncio.create_task(self._listen(pubsub), name="growthkit-live-listen"),
                        asyncio.create_task(self._publish(), name="growthkit-live-publish")]
 
