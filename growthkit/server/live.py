@@ -132,9 +132,6 @@ class Broadcaster:
             if not subs:
                 del self._subs[sub.flt.app_id]
 
-    def subscriber_count(self) -> int:
-        return sum(len(s) for s in self._subs.values())
-
     def _deliver(self, app_id: str, items: Sequence[LiveItem]) -> None:
         for sub in list(self._subs.get(app_id, ())):
             for item in items:
