@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from growthkit.cli import main
 from growthkit.core import apps as core_apps
-from growthkit.core.clock import now_ms, to_iso
+from growthkit.core.clock import now_ms, parse_time, to_iso
 from growthkit.core.events import Event
 from growthkit.core.ingest import store_events
 from growthkit.core.rollups import refresh_rollups
@@ -183,3 +183,36 @@ def test_server_runs_retention_in_the_background(database_url, redis_url, monkey
         assert server.scalar("SELECT COUNT(*) FROM activities") == 0
         s = get(server, new.secret_key, "/stats", **span(D, D + DAY))
         assert (s["events"], s["uniqueUsers"], s["source"]) == (4, 3, "rollup")
+
+
+def test_rolled_up_buckets_stay_exact_across_dst_and_quarter_hour_zones(server, database_url):
+    """Once the events are gone only the rollups answer: local hours must still be right."""
+    app = server.create_app()
+    iso = [  # New York fall-back 2024-11-03 06:00Z, Berlin spring-forward 2024-03-31 01:00Z
+        "2024-11-03T05:30:00Z", "2024-11-03T05:59:59.999Z", "2024-11-03T06:00:00Z",
+        "2024-11-03T06:30:00Z", "2024-11-03T07:10:00Z", "2024-03-31T00:59:59Z",
+        "2024-03-31T01:00:00Z", "2024-03-31T01:20:00Z", "2024-05-06T18:14:59Z",
+        "2024-05-06T18:15:00Z"]
+    store_old(server.engine, app.id, [(parse_time(t), f"fp_{i % 3}", f"s_{i}", "a")
+                                      for i, t in enumerate(iso)])
+    queries = [
+        ("/analytics/events", {"interval": "hour", "tz": "America/New_York",
+                               "from": "2024-11-03T04:00:00Z", "to": "2024-11-04T05:00:00Z"}),
+        ("/analytics/events", {"interval": "hour", "tz": "Europe/Berlin",
+                               "from": "2024-03-30T23:00:00Z", "to": "2024-03-31T22:00:00Z"}),
+        ("/analytics/heatmap", {"tz": "Asia/Kathmandu", "from": "2024-05-06T00:00:00Z",
+                                "to": "2024-05-07T00:00:00Z"}),
+        ("/analytics/heatmap", {"tz": "Europe/Berlin", "from": "2024-01-01T00:00:00Z",
+                                "to": "2025-01-01T00:00:00Z"}),
+    ]
+    before = [get(server, app.secret, path, **params) for path, params in queries]
+    ny, berlin, kathmandu, year = before
+    assert ny["totals"][1:3] == [4, 1]  # 01:00 EDT + 01:00 EST merged; 02:00 EST: 07:10Z
+    assert berlin["totals"][1:3] == [1, 2]  # 01:59:59 CET, then 03:00 and 03:20 CEST
+    assert kathmandu["matrix"][0][23] == 1 and kathmandu["matrix"][1][0] == 1
+    assert year["matrix"][6][1:4] == [1, 0, 2]  # Sunday 01:59:59 CET, 03:00 and 03:20 CEST
+    run_cli(database_url)
+    assert server.scalar("SELECT COUNT(*) FROM activities") == 0
+    after = [get(server, app.secret, path, **params) for path, params in queries]
+    for b, a in zip(before, after, strict=True):
+        assert a["source"] == "rollup" and without_source(a) == without_source(b)
