@@ -80,9 +80,12 @@ def test_event_heatmap_in_three_zones(server, refreshed):
     assert u["matrix"] == UTC and u["total"] == len(EVENTS)
 
 
-def test_unique_users_per_cell(server):
+@pytest.mark.parametrize("refreshed", [False, True])
+def test_unique_users_per_cell(server, refreshed):
     app = server.create_app(**SETTINGS)
     seed(server, app.public)
+    if refreshed:  # whole-hour zones then count over the hourly presence rollup
+        refresh_rollups(server.engine, settle_ms=0)
     b = heat(server, app.secret, tz="Europe/Berlin", metric="users", **WHOLE)
     assert b["metric"] == "users" and b["total"] is None
     # Sun 01h: fp_1 and fp_2; Sun 02h: fp_1 twice (either side of the change) counts once;

@@ -9,8 +9,14 @@ from sqlalchemy import Connection, distinct, func, select
 
 from growthkit.core.clock import to_iso
 from growthkit.core.filters import ActivityFilter
-from growthkit.core.rollups import count_rows, rolled_until, rollup_usable, source_of, span
-from growthkit.core.schema import activities
+from growthkit.core.rollups import (
+    count_rows,
+    rolled_until,
+    rollup_usable,
+    source_of,
+    span,
+    user_rows,
+)
 from growthkit.core.timezones import day_of_week_expr, hour_of_day_expr
 
 METRICS = ("events", "users")
@@ -28,7 +34,8 @@ def heatmap(conn: Connection, flt: ActivityFilter, tz: ZoneInfo,
     """7 rows (Monday first) of 24 local hours: events, or distinct fingerprints per cell.
 
     `flt.start`/`flt.end` may be None: the matrix then covers all stored history. Events
-    come from rollups plus raw rows; users from raw rows (so not before the retention cut).
+    come from the count rollups, users from the presence rollup, each plus raw rows; users
+    are not known before the retention cut.
     """
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {', '.join(METRICS)}, not {metric!r}")
@@ -37,12 +44,11 @@ def heatmap(conn: Connection, flt: ActivityFilter, tz: ZoneInfo,
         return _matrix([])
     flt = replace(flt, start=bounds[0], end=bounds[1])
     if metric == "users":
-        ts = activities.c.timestamp
-        dow = day_of_week_expr(ts, tz, *bounds).label("dow")
-        hour = hour_of_day_expr(ts, tz, *bounds).label("hour")
-        value = func.count(distinct(activities.c.fingerprint_id))
-        return _matrix(conn.execute(select(dow, hour, value).where(flt.where())
-                                    .group_by(dow, hour)))
+        users = user_rows(conn, flt, tz)
+        dow = day_of_week_expr(users.c.ts, tz, *bounds).label("dow")
+        hour = hour_of_day_expr(users.c.ts, tz, *bounds).label("hour")
+        value = func.count(distinct(users.c.fingerprint_id))
+        return _matrix(conn.execute(select(dow, hour, value).group_by(dow, hour)))
     rows = count_rows(conn, flt, tz).rows
     dow = day_of_week_expr(rows.c.ts, tz, *bounds).label("dow")
     hour = hour_of_day_expr(rows.c.ts, tz, *bounds).label("hour")

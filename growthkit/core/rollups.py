@@ -2,13 +2,14 @@
 and the query plans that combine them with raw rows so counts stay fast and exact.
 
 `rollup_hourly` and `rollup_counts` hold, per app, event name and UTC hour / 15-minute
-bucket, the number of events. `refresh_rollups` adds activities with seq above the
-watermark (never touching the ingest path). A count over [start, end) then reads whole
-buckets inside the range from a rollup, plus raw rows for the partial buckets at the edges
-and for rows not yet rolled up (seq > watermark). Late events (old timestamps, new seq) are
-therefore counted exactly.
+bucket, the number of events; `rollup_presence` which fingerprints and sessions were active
+in each UTC hour (distinct counts cannot be added up, so they are counted over it).
+`refresh_rollups` adds activities with seq above the watermark (never touching the ingest
+path). A query over [start, end) then reads whole buckets inside the range from a rollup,
+plus raw rows for the partial buckets at the edges and for rows not yet rolled up
+(seq > watermark). Late events (old timestamps, new seq) are therefore counted exactly.
 
-Why two sizes: a UTC bucket can be re-bucketed into local hours, days and weeks only if it
+Why two sizes of counts: a UTC bucket can be re-bucketed into local hours, days and weeks only if it
 lies inside one local hour. For zones whose offsets are whole hours (most) UTC hours do;
 the 15-minute buckets serve zones such as Asia/Kathmandu (+05:45) or India (+05:30): every
 zone in use has an offset that is a multiple of 15 minutes and changes it on a 15-minute
@@ -44,6 +45,7 @@ from growthkit.core.schema import (
     retention_state,
     rollup_counts,
     rollup_hourly,
+    rollup_presence,
     rollup_state,
 )
 from growthkit.core.store import insert, write_connection
@@ -142,10 +144,40 @@ def span(conn: Connection, flt: ActivityFilter) -> tuple[int, int] | None:
             flt.end if flt.end is not None else int(hi) + 1)
 
 
-def _raw(flt: ActivityFilter, *extra) -> Select:  # noqa: ANN002
+def _count_columns() -> list:
     c = activities.c
-    return select(c.timestamp.label("ts"), c.event_name.label("event_name"),
-                  literal(1).label("n")).where(flt.where(), *extra)
+    return [c.timestamp.label("ts"), c.event_name.label("event_name"), literal(1).label("n")]
+
+
+def _user_columns() -> list:
+    c = activities.c
+    return [c.timestamp.label("ts"), c.fingerprint_id.label("fingerprint_id"),
+            c.session_id.label("session_id")]
+
+
+def _with_raw(conn: Connection, flt: ActivityFilter, lo: int, hi: int, rolled_part: Select,
+              columns: Callable[[], list], name: str) -> Subquery:
+    """`rolled_part` (whole buckets in [lo, hi)) plus the raw rows it does not hold: the
+    partial buckets at the range's edges and the rows above the watermark."""
+    assert flt.start is not None and flt.end is not None
+    c = activities.c
+    parts: list[Select] = [rolled_part]
+    # Each edge slice gets its own bounds, so the time index is used for exactly that slice.
+    if flt.start < lo:
+        parts.append(select(*columns()).where(replace(flt, end=lo).where()))
+    if hi < flt.end:
+        parts.append(select(*columns()).where(replace(flt, start=hi).where()))
+    w = watermark(conn)
+    if max_seq(conn) - w <= TAIL_BY_SEQ_ROWS:
+        # `|| ''` and `+ 0` keep the planner off the time/name indexes: read by seq instead.
+        names = [c.event_name.concat("").in_(flt.event_names)] if flt.event_names else []
+        parts.append(select(*columns()).where(
+            c.seq > w, c.app_id.concat("") == flt.app_id, (c.timestamp + 0) >= lo,
+            (c.timestamp + 0) < hi, *names))
+    else:
+        inner = ActivityFilter(flt.app_id, list(flt.event_names), lo, hi)
+        parts.append(select(*columns()).where(inner.where(), c.seq > w))
+    return union_all(*parts).subquery(name)
 
 
 def count_rows(conn: Connection, flt: ActivityFilter, tz: ZoneInfo | None = None) -> CountRows:
@@ -165,31 +197,33 @@ def count_rows(conn: Connection, flt: ActivityFilter, tz: ZoneInfo | None = None
                 break
     lo, hi = ceil_to(start, unit), floor_to(end, unit)
     if table is None or lo >= hi:
-        return CountRows(_raw(flt).subquery("counted"), start, end, rolled)
-    c, rc = activities.c, table.c
-    w = watermark(conn)
+        raw = select(*_count_columns()).where(flt.where()).subquery("counted")
+        return CountRows(raw, start, end, rolled)
+    rc = table.c
     rolled_part = select(rc.bucket.label("ts"), rc.event_name.label("event_name"),
                          rc.events.label("n")).where(
         rc.app_id == flt.app_id, rc.bucket >= lo, rc.bucket < hi,
         *([rc.event_name.in_(flt.event_names)] if flt.event_names else []))
-    parts: list[Select] = [rolled_part]
-    # The partial buckets at the edges, each with its own bounds so the time index is used
-    # for exactly that slice.
-    if start < lo:
-        parts.append(_raw(replace(flt, end=lo)))
-    if hi < end:
-        parts.append(_raw(replace(flt, start=hi)))
-    if max_seq(conn) - w <= TAIL_BY_SEQ_ROWS:
-        # `|| ''` and `+ 0` keep the planner off the time/name indexes: read by seq instead.
-        names = [c.event_name.concat("").in_(flt.event_names)] if flt.event_names else []
-        parts.append(select(c.timestamp.label("ts"), c.event_name.label("event_name"),
-                            literal(1).label("n")).where(
-            c.seq > w, c.app_id.concat("") == flt.app_id, (c.timestamp + 0) >= lo,
-            (c.timestamp + 0) < hi, *names))
-    else:
-        inner = ActivityFilter(flt.app_id, list(flt.event_names), lo, hi)
-        parts.append(_raw(inner, c.seq > w))
-    return CountRows(union_all(*parts).subquery("counted"), start, end, rolled)
+    return CountRows(_with_raw(conn, flt, lo, hi, rolled_part, _count_columns, "counted"),
+                     start, end, rolled)
+
+
+def user_rows(conn: Connection, flt: ActivityFilter, tz: ZoneInfo | None = None) -> Subquery:
+    """(ts, fingerprint_id, session_id) rows whose distinct values are the filter's users
+    and sessions: hourly presence rollup where it can, raw rows elsewhere.
+
+    Presence knows no event names, so an `eventName` filter (like the filters rollups do
+    not know, and zones whose hours are not whole UTC hours) reads raw rows.
+    """
+    assert flt.start is not None and flt.end is not None
+    lo, hi = ceil_to(flt.start, HOUR_MS), floor_to(flt.end, HOUR_MS)
+    if (not rollup_usable(flt) or flt.event_names or lo >= hi
+            or not aligned(tz, flt.start, flt.end, HOUR_MS)):
+        return select(*_user_columns()).where(flt.where()).subquery("users")
+    rp = rollup_presence.c
+    rolled_part = select(rp.bucket.label("ts"), rp.fingerprint_id, rp.session_id).where(
+        rp.app_id == flt.app_id, rp.bucket >= lo, rp.bucket < hi)
+    return _with_raw(conn, flt, lo, hi, rolled_part, _user_columns, "users")
 
 
 def total_events(conn: Connection, flt: ActivityFilter) -> int:
@@ -238,6 +272,12 @@ def add_counts(conn: Connection, *where) -> int:  # noqa: ANN002
     _upsert_add(conn, rollup_counts, quarters)
     _upsert_add(conn, rollup_hourly, [{"app_id": a, "bucket": b, "event_name": n, "events": k}
                                       for (a, b, n), k in hours.items()])
+    hour = ((c.timestamp // HOUR_MS) * HOUR_MS).label("bucket")
+    present = (select(c.app_id, hour, c.fingerprint_id, c.session_id).where(*where)
+               .group_by(c.app_id, hour, c.fingerprint_id, c.session_id))
+    conn.execute(insert(conn, rollup_presence)
+                 .from_select(["app_id", "bucket", "fingerprint_id", "session_id"], present)
+                 .on_conflict_do_nothing())
     return sum(hours.values())
 
 

@@ -117,6 +117,18 @@ rollup_hourly = Table(
     Column("events", BigInteger, nullable=False),
 )
 
+# Which fingerprints and sessions were active per app and UTC hour: distinct users and
+# sessions over a range are counted over it (one row per session-hour, not per event).
+# Deleted with the events by retention.
+rollup_presence = Table(
+    "rollup_presence",
+    metadata,
+    Column("app_id", String(40), primary_key=True),
+    Column("bucket", BigInteger, primary_key=True),
+    Column("fingerprint_id", String(128), primary_key=True),
+    Column("session_id", String(128), primary_key=True),
+)
+
 # What retention keeps of deleted events: per UTC day and event name ('*' = all events)
 # the count and the distinct users and sessions of that day.
 daily_rollups = Table(

@@ -1,10 +1,10 @@
 """Quick stats for a time range: events, events per hour, unique users, sessions and top
 events, each against the previous period of the same length.
 
-Event counts come from the 15-minute rollups plus raw rows (`rollups.count_rows`). Distinct
-users and sessions cannot be added up across buckets, so they are counted on raw rows; for
-days retention has rolled up they are the sum of the days' distinct counts from
-`daily_rollups` (exact for one day, an upper bound over several).
+Event counts come from the rollups plus raw rows (`rollups.count_rows`), distinct users and
+sessions from the hourly presence rollup plus raw rows (`rollups.user_rows`); for days
+retention has rolled up they are the sum of the days' distinct counts from `daily_rollups`
+(exact for one day, an upper bound over several).
 """
 
 from __future__ import annotations
@@ -18,8 +18,14 @@ from growthkit.core.clock import to_iso
 from growthkit.core.filters import ActivityFilter
 from growthkit.core.frequency import change_pct, previous_period, rank, time_series
 from growthkit.core.retention import ALL_EVENTS
-from growthkit.core.rollups import count_rows, rolled_until, rollup_usable, source_of
-from growthkit.core.schema import activities, daily_rollups
+from growthkit.core.rollups import (
+    count_rows,
+    rolled_until,
+    rollup_usable,
+    source_of,
+    user_rows,
+)
+from growthkit.core.schema import daily_rollups
 from growthkit.core.timezones import DAY_MS, HOUR_MS
 
 # Series resolution: hourly up to a week, daily beyond (a few hundred points at most).
@@ -28,10 +34,9 @@ HOURLY_SERIES_UP_TO_MS = 7 * DAY_MS
 
 def distinct_counts(conn: Connection, flt: ActivityFilter) -> tuple[int, int]:
     """(unique users, sessions) for the filter; rolled-up days add their daily counts."""
-    c = activities.c
-    users, sessions = conn.execute(select(func.count(distinct(c.fingerprint_id)),
-                                          func.count(distinct(c.session_id)))
-                                   .where(flt.where())).one()
+    rows = user_rows(conn, flt)
+    users, sessions = conn.execute(select(func.count(distinct(rows.c.fingerprint_id)),
+                                          func.count(distinct(rows.c.session_id)))).one()
     users, sessions = int(users or 0), int(sessions or 0)
     rolled = rolled_until(conn, flt.app_id)
     assert flt.start is not None and flt.end is not None
