@@ -216,3 +216,30 @@ def test_rolled_up_buckets_stay_exact_across_dst_and_quarter_hour_zones(server, 
     after = [get(server, app.secret, path, **params) for path, params in queries]
     for b, a in zip(before, after, strict=True):
         assert a["source"] == "rollup" and without_source(a) == without_source(b)
+
+
+def test_rollup_watermark_waits_until_writes_have_settled(server):
+    """PostgreSQL mode: the watermark only moves to a max(seq) seen `settle_ms` earlier."""
+    app = server.create_app(rateLimitPerMinute=1000)
+
+    def track(n: int) -> None:
+        r = server.track(app.public, {"fingerprint": "fp", "events": [
+            {"eventName": "x", "timestamp": now_ms() - 2 * 3_600_000}] * n})
+        assert r.json()["accepted"] == n
+
+    def refresh() -> int:
+        time.sleep(0.01)
+        return refresh_rollups(server.engine, settle_ms=5).rows
+
+    def rolled() -> int:
+        return server.scalar("SELECT COALESCE(SUM(events), 0) FROM rollup_hourly")
+
+    track(3)
+    assert refresh() == 0 and rolled() == 0  # first sight: only noted
+    assert refresh() == 3 and rolled() == 3
+    track(2)
+    assert refresh() == 0  # the last observation did not include them yet
+    assert refresh() == 2 and rolled() == 5
+    assert refresh() == 0 and refresh() == 0
+    day = span(now_ms() - DAY, now_ms() + 60_000)
+    assert get(server, app.secret, "/stats", **day)["events"] == 5

@@ -288,18 +288,18 @@ def _target(conn: Connection, settle_ms: int) -> int:
     if settle_ms <= 0:
         return top
     now = now_ms()
-    target = seq
-    if pending_seq is not None and pending_at is not None and now - pending_at >= settle_ms:
-        target = max(seq, int(pending_seq))
-    if pending_seq is None or target != seq or pending_at is None:
+    settled = pending_seq is not None and pending_at is not None and \
+        now - pending_at >= settle_ms
+    if pending_seq is None or pending_at is None or settled:
+        # Start waiting on what is visible now; a settled observation is used up here.
         conn.execute(update(rollup_state).where(rollup_state.c.name == STATE)
                      .values(pending_seq=top, pending_at=now))
-    return target
+    return max(seq, int(pending_seq)) if settled else seq
 
 
 def refresh_rollups(engine: Engine, *, settle_ms: int | None = None, chunk: int = CHUNK_ROWS,
                     progress: Callable[[int, int], None] | None = None) -> RefreshResult:
-    """Roll activities above the watermark into rollup_counts, in chunks of `chunk` seqs.
+    """Roll activities above the watermark into the rollups, in chunks of `chunk` seqs.
 
     Each chunk is its own short write transaction that re-reads the locked watermark, so
     several processes may run this at once without counting a row twice. `settle_ms`
