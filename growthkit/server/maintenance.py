@@ -60,10 +60,16 @@ class Maintenance:
                 await self._job("retention", self._retention)
             if now >= next_rollup:
                 next_rollup = now + ROLLUP_EVERY_S
-                await self._job("rollup refresh", lambda: refresh_rollups(self.engine))
+                await self._job("rollup refresh", lambda: refresh_rollups(
+                    self.engine, progress=self._check_stop))
+
+    def _check_stop(self, *_args) -> None:  # noqa: ANN002
+        """Progress callback: end a long run between its steps when the server stops."""
+        if self._stop.is_set():
+            raise _Stopped
 
     def _retention(self) -> None:
-        for report in run_retention(self.engine):
+        for report in run_retention(self.engine, progress=self._check_stop):
             if report.days:
                 log.info("retention: app %s rolled up and deleted %d events of %d days",
                          report.app_id, report.events_deleted, report.days)
@@ -71,5 +77,11 @@ class Maintenance:
     async def _job(self, name: str, job) -> None:  # noqa: ANN001
         try:
             await asyncio.to_thread(job)
+        except _Stopped:
+            pass  # every finished step is committed; the next start carries on
         except Exception:  # a failed run is retried at the next interval
             log.exception("%s failed", name)
+
+
+class _Stopped(Exception):
+    pass
