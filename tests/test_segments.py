@@ -73,7 +73,7 @@ def test_builtin_counts(server, app, as_of):
     assert r.status_code == 200, r.text
     assert r.json()["asOf"] == to_iso(as_of)
     counts = {s["id"]: s["count"] for s in r.json()["data"]}
-    # power: 30-day counts a 3, b 2, c 2, d 1, e 1 -> ceil(5/10) = 1 lead -> cut-off 3 -> a
+    # power: 30-day counts a 3, b 2, c 2, d 1, e 1 -> ceil(5/10) = 1 lead: a
     assert counts == {"new": 2, "active": 3, "power": 1, "dormant": 1, "converters": 1}
     converters = r.json()["data"][-1]
     assert converters["event"] == "purchase" and converters["name"] == "Converters"
@@ -100,18 +100,25 @@ def test_as_of_defaults_to_now(server, app, as_of):
     assert members(server, app, "dormant") == ["c", "d"]
 
 
-def test_power_users_are_the_top_decile_with_ties(server, app):
+@pytest.mark.parametrize("ones, expected", [
+    (9, ["p01", "p03"]),  # 12 leads: ceil(12/10) = 2
+    (8, ["p01", "p03"]),  # 11 leads: 2
+    (7, ["p01"]),  # 10 leads: 1
+])
+def test_power_users_are_the_top_decile(server, ones, expected):
+    app = server.create_app(rateLimitPerMinute=100_000)
     now = now_ms()
-    # Twelve leads active in the last 30 days: ceil(12/10) = 2 -> cut-off is the 2nd count (7).
-    counts = {"p01": 9, "p02": 7, "p03": 7, **{f"q{i:02d}": 1 for i in range(9)}}
+    # p02 and p03 tie on 7 events; p03's latest event is more recent, so it wins the tie.
+    counts = {"p01": 9, "p02": 7, "p03": 7, **{f"q{i:02d}": 1 for i in range(ones)}}
     for fp, n in counts.items():
-        send(server, app, fp, *[("page_viewed", now - 2 * DAY + i * 1000) for i in range(n)])
+        offset = DAY if fp == "p03" else 2 * DAY
+        send(server, app, fp, *[("page_viewed", now - offset - i * 1000) for i in range(n)])
     # Many events, but all older than 30 days: not ranked.
     send(server, app, "old", *[("page_viewed", now - 40 * DAY + i) for i in range(20)])
-    assert members(server, app, "power") == ["p01", "p02", "p03"]
+    assert members(server, app, "power") == expected
     r = server.client.get(f"{SEGMENTS}/power/members", headers=auth(app))
-    events = {m["fingerprint"]: m["events"] for m in r.json()["data"]}
-    assert events == {"p01": 9, "p02": 7, "p03": 7}
+    assert {m["fingerprint"]: m["events"] for m in r.json()["data"]} == {
+        fp: counts[fp] for fp in expected}
 
 
 def test_member_pages_fields_and_cursor(server, app, as_of):
@@ -166,6 +173,10 @@ def test_custom_rules(server, app, as_of):
     assert fps({"did": [{"eventName": "purchase", "atLeast": 2, "where": pro}]}) == []
     assert fps({"did": [{"eventName": "signup"}, {"eventName": "page_viewed"}]}) == ["c"]
     assert fps({"didNot": [{"eventName": "signup"}]}) == ["a"]
+    both = [{"eventName": "signup"}, {"eventName": "page_viewed"}]
+    assert fps({"did": both, "didNot": [{"eventName": "purchase"}]}) == ["c"]
+    assert fps({"did": both, "didNot": [{"eventName": "page_viewed", "days": 16}]}) == []
+    assert fps({"didNot": [{"eventName": "signup"}, {"eventName": "page_viewed"}]}) == []
 
 
 def test_custom_rule_pages(server, app, as_of):

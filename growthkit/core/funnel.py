@@ -20,6 +20,7 @@ from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import groupby
+from operator import itemgetter
 
 from sqlalchemy import Connection, and_, case, literal, or_, select
 
@@ -96,14 +97,19 @@ def _rows(conn: Connection, q: FunnelQuery) -> Iterator[tuple[str, int, int]]:
         yield from part
 
 
-def lead_path(events: Sequence[tuple[int, int]], n_steps: int, window_ms: int,
+def lead_path(events: Sequence[tuple[str, int, int]], n_steps: int, window_ms: int,
               start: int, end: int) -> list[int]:
     """The timestamps of one lead's best path: the earliest entry that gets furthest.
 
-    `events` are (mask, timestamp) in stored order. Returns [] when the lead never entered.
+    `events` are one lead's (fingerprint, mask, timestamp) rows in stored order.
+    Returns [] when the lead never entered.
     """
     positions: list[list[int]] = [[] for _ in range(n_steps)]
-    for i, (mask, _) in enumerate(events):
+    for i, row in enumerate(events):
+        mask = row[1]
+        if not mask & (mask - 1):  # one step only: the usual case
+            positions[mask.bit_length() - 1].append(i)
+            continue
         k = 0
         while mask:
             if mask & 1:
@@ -112,7 +118,7 @@ def lead_path(events: Sequence[tuple[int, int]], n_steps: int, window_ms: int,
             k += 1
     best: list[int] = []
     for entry in positions[0]:
-        t0 = events[entry][1]
+        t0 = events[entry][2]
         if not start <= t0 < end:
             continue
         path, prev, exhausted = [t0], entry, False
@@ -122,7 +128,7 @@ def lead_path(events: Sequence[tuple[int, int]], n_steps: int, window_ms: int,
             if j == len(later):
                 exhausted = True
                 break
-            t = events[later[j]][1]
+            t = events[later[j]][2]
             if t - t0 > window_ms:
                 break
             path.append(t)
@@ -141,12 +147,13 @@ def walk(rows: Iterable[tuple[str, int, int]], n_steps: int, window_ms: int,
     """Aggregate (fingerprint, mask, timestamp) rows, ordered by lead then time."""
     reached = [0] * n_steps
     gaps: list[list[int]] = [[] for _ in range(n_steps)]
-    for _, group in groupby(rows, key=lambda r: r[0]):
-        path = lead_path([(r[1], r[2]) for r in group], n_steps, window_ms, start, end)
-        for k, t in enumerate(path):
-            reached[k] += 1
-            if k:
-                gaps[k].append(t - path[k - 1])
+    for _, group in groupby(rows, key=itemgetter(0)):
+        path = lead_path(list(group), n_steps, window_ms, start, end)
+        if path:
+            reached[0] += 1
+            for k in range(1, len(path)):
+                reached[k] += 1
+                gaps[k].append(path[k] - path[k - 1])
     return summarize(reached, gaps)
 
 

@@ -12,7 +12,19 @@ import base64
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import ColumnElement, Connection, and_, exists, func, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    and_,
+    except_,
+    exists,
+    func,
+    intersect,
+    or_,
+    select,
+    true,
+)
 
 from growthkit.core.clock import to_iso
 from growthkit.core.filters import PropertyCondition
@@ -27,8 +39,8 @@ POWER_DAYS = 30
 BUILTINS: dict[str, tuple[str, str]] = {
     "new": ("New", f"first seen in the last {NEW_DAYS} days"),
     "active": ("Active", f"at least one event in the last {ACTIVE_DAYS} days"),
-    "power": ("Power users", f"top decile of leads by events in the last {POWER_DAYS} days "
-                             "(ties at the cut-off included)"),
+    "power": ("Power users", f"top 10% of leads by events in the last {POWER_DAYS} days "
+                             "(ties: latest event first)"),
     "dormant": ("Dormant", f"no events in the last {DORMANT_DAYS} days"),
     "converters": ("Converters", "did the chosen event (?event=) at least once"),
 }
@@ -60,52 +72,88 @@ def _events(app_id: str, cond: Did, as_of: int) -> list[ColumnElement]:
     a = activities.c
     out = [a.app_id == app_id, a.timestamp <= as_of]
     if cond.days is not None:
-        out.append(a.timestamp >= as_of - cond.days * DAY_MS)
+        out.append(a.timestamp >= _since(cond, as_of))
     if cond.event_name is not None:
         out.append(a.event_name == cond.event_name)
     out.extend(c.clause() for c in cond.conditions)
     return out
 
 
-def _did(app_id: str, cond: Did, as_of: int) -> ColumnElement:
+def _since(cond: Did, as_of: int) -> int:
+    return as_of - (cond.days or 0) * DAY_MS
+
+
+def _any_event(app_id: str, cond: Did, as_of: int) -> ColumnElement:
+    """Some event in the window: a probe of the covering (app, fingerprint, timestamp) index."""
+    return exists().where(activities.c.fingerprint_id == leads.c.fingerprint,
+                          *_events(app_id, cond, as_of))
+
+
+def _who(app_id: str, cond: Did, as_of: int) -> Select:
+    """The fingerprints meeting one condition (a set query, labelled `fp`)."""
     a = activities.c
-    who = select(a.fingerprint_id).where(*_events(app_id, cond, as_of))
+    who = select(a.fingerprint_id.label("fp")).where(*_events(app_id, cond, as_of))
     if cond.at_least > 1:
         who = who.group_by(a.fingerprint_id).having(func.count() >= cond.at_least)
-    return leads.c.fingerprint.in_(who)
+    return who
 
 
-def _did_not(app_id: str, cond: Did, as_of: int) -> ColumnElement:
-    # Correlated NOT EXISTS: an index probe on (app_id, fingerprint_id, timestamp) per lead.
-    return ~exists().where(activities.c.fingerprint_id == leads.c.fingerprint,
-                           *_events(app_id, cond, as_of))
+def _plain(cond: Did) -> bool:
+    return cond.event_name is None and not cond.conditions and cond.at_least == 1
 
 
 def rule_clause(app_id: str, rule: Rule, as_of: int) -> ColumnElement:
-    """The leads matching `rule` as of `as_of` (leads first seen later are never members)."""
+    """The leads matching `rule` as of `as_of` (leads first seen later are never members).
+
+    "Any event in D days" uses the lead's last_seen (never earlier than its last event) to
+    skip most leads, then an index probe. Named events become set operations
+    (INTERSECT / EXCEPT), which both stores answer with one hash or sort, never per lead.
+    """
     if not rule.did and not rule.did_not:
         raise SegmentError("did: a rule needs at least one condition in did or didNot")
-    parts = [leads.c.app_id == app_id, leads.c.first_seen <= as_of]
-    parts += [_did(app_id, c, as_of) for c in rule.did]
-    parts += [_did_not(app_id, c, as_of) for c in rule.did_not]
+    l = leads.c  # noqa: E741
+    parts = [l.app_id == app_id, l.first_seen <= as_of]
+    for c in rule.did:
+        if _plain(c):
+            parts += [l.last_seen >= _since(c, as_of), _any_event(app_id, c, as_of)]
+    for c in rule.did_not:
+        if _plain(c):
+            parts.append(or_(l.last_seen < _since(c, as_of), ~_any_event(app_id, c, as_of)))
+    did = [_who(app_id, c, as_of) for c in rule.did if not _plain(c)]
+    did_not = [_who(app_id, c, as_of) for c in rule.did_not if not _plain(c)]
+    if did or did_not:
+        if not did:
+            did = [select(l.fingerprint.label("fp")).where(l.app_id == app_id)]
+        members = intersect(*did) if len(did) > 1 else did[0]
+        if did_not:
+            # SQLite takes no parenthesised compound: the intersection becomes a subquery.
+            if len(did) > 1:
+                inner = members.subquery()
+                members = select(inner.c.fp)
+            members = except_(members, *did_not)
+        parts.append(l.fingerprint.in_(members))
     return and_(*parts)
 
 
 def _power(app_id: str, as_of: int) -> ColumnElement:
+    """The ceil(n / 10) leads with most events in the window, of the n leads with any.
+
+    Ties are broken by the latest event (more recent first), then by fingerprint, so the
+    segment is exactly a tenth even when many leads have the same count.
+    """
     a = activities.c
-    counts = (select(a.fingerprint_id.label("fp"), func.count().label("n"))
+    counts = (select(a.fingerprint_id.label("fp"), func.count().label("n"),
+                     func.max(a.timestamp).label("last"))
               .where(a.app_id == app_id, a.timestamp <= as_of,
                      a.timestamp >= as_of - POWER_DAYS * DAY_MS)
-              .group_by(a.fingerprint_id).cte("power_counts"))
-    ranked = select(counts.c.n,
-                    func.row_number().over(order_by=counts.c.n.desc()).label("rn"),
+              .group_by(a.fingerprint_id).subquery())
+    order = [counts.c.n.desc(), counts.c.last.desc(), counts.c.fp]
+    ranked = select(counts.c.fp, func.row_number().over(order_by=order).label("rn"),
                     func.count().over().label("total")).subquery()
-    # The cut-off is the count of the lead ranked ceil(total / 10); rn <= ceil(t/10)
-    # is 10 * rn <= t + 9 in integers.
-    cutoff = (select(func.min(ranked.c.n)).where(ranked.c.rn * 10 <= ranked.c.total + 9)
-              .scalar_subquery())
+    # rn <= ceil(total / 10) is 10 * rn <= total + 9 in integers.
+    top = select(ranked.c.fp).where(ranked.c.rn * 10 <= ranked.c.total + 9)
     return and_(leads.c.app_id == app_id, leads.c.first_seen <= as_of,
-                leads.c.fingerprint.in_(select(counts.c.fp).where(counts.c.n >= cutoff)))
+                leads.c.fingerprint.in_(top))
 
 
 def builtin_clause(app_id: str, segment: str, as_of: int,
@@ -182,7 +230,7 @@ def members(conn: Connection, app_id: str, clause: ColumnElement, as_of: int,
             select(a.fingerprint_id, func.count())
             .where(a.app_id == app_id, a.timestamp <= as_of,
                    a.fingerprint_id.in_([r.fingerprint for r in page]))
-            .group_by(a.fingerprint_id)).tuples().all())
+            .group_by(a.fingerprint_id)).all())
     data = [{"fingerprint": r.fingerprint, "email": r.email, "name": r.name,
              "firstSeen": to_iso(r.first_seen), "lastSeen": to_iso(r.last_seen),
              "events": counts.get(r.fingerprint, 0)} for r in page]
