@@ -91,7 +91,8 @@ def _statement(q: FunnelQuery):
             .order_by(a.fingerprint_id, a.timestamp, a.seq))
 
 
-def _rows(conn: Connection, q: FunnelQuery) -> Iterator[tuple[str, int, int]]:
+def step_rows(conn: Connection, q: FunnelQuery) -> Iterator[tuple[str, int, int]]:
+    """The (fingerprint, mask, timestamp) rows the walk reads, streamed in batches."""
     result = conn.execution_options(yield_per=FETCH_BATCH).execute(_statement(q))
     for part in result.partitions():
         yield from part
@@ -176,7 +177,7 @@ def summarize(reached: Sequence[int], gaps: Sequence[list[int]]) -> list[StepRes
 
 def run_funnel(conn: Connection, q: FunnelQuery) -> list[StepResult]:
     """The funnel's per-step results, in step order."""
-    results = walk(_rows(conn, q), len(q.steps), q.window_ms, q.start, q.end)
+    results = walk(step_rows(conn, q), len(q.steps), q.window_ms, q.start, q.end)
     for step, result in zip(q.steps, results, strict=True):
         result.event_name = step.event_name
     return results

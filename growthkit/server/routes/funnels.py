@@ -14,6 +14,7 @@ from growthkit.core.filters import FilterError, PropertyCondition
 from growthkit.core.funnel import MAX_STEPS, MIN_STEPS, FunnelQuery, FunnelStep, run_funnel
 from growthkit.server.auth import secret_app, state_of
 from growthkit.server.errors import ApiError, json_response
+from growthkit.server.params import ERROR_RESPONSES
 
 router = APIRouter(tags=["analytics"])
 
@@ -104,7 +105,7 @@ def _time(value: str | int | None, field: str, default: int) -> int:
 
 
 @router.post("/api/v1/analytics/funnel", summary="Funnel conversion", description=FUNNEL_DOC,
-             response_model=FunnelOut, responses={401: {}, 403: {}, 422: {}})
+             response_model=FunnelOut, responses=ERROR_RESPONSES)
 def funnel(body: FunnelIn, request: Request, app: App = Depends(secret_app)) -> Response:
     end = _time(body.end, "to", now_ms())
     start = _time(body.start, "from", end - DEFAULT_RANGE_DAYS * DAY_MS)

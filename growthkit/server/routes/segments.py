@@ -15,11 +15,14 @@ from growthkit.core.clock import now_ms, parse_time, to_iso
 from growthkit.core.filters import FilterError, PropertyCondition
 from growthkit.server.auth import secret_app, state_of
 from growthkit.server.errors import ApiError, json_response
+from growthkit.server.params import ERROR_RESPONSES, ErrorBody
 
 router = APIRouter(tags=["analytics"])
 
-MAX_LIMIT = 500
+MAX_LIMIT = 1000
 MAX_CONDITIONS = 10
+MEMBER_RESPONSES = {**ERROR_RESPONSES,
+                    404: {"model": ErrorBody, "description": "Unknown segment id"}}
 
 SEGMENTS_DOC = """Counts of the built-in segments of leads, evaluated as of `asOf` (default now):
 `new` (first seen in the last 7 days), `active` (an event in the last 7 days), `power` (top
@@ -119,9 +122,9 @@ def _page(cursor: str | None, as_of: str | int | None) -> tuple[int, int | None]
     try:
         pinned, after = core.decode_cursor(cursor)
     except core.SegmentError as exc:
-        raise ApiError(422, str(exc)) from None
+        raise ApiError(400, str(exc)) from None
     if as_of is not None and _as_of(as_of) != pinned:
-        raise ApiError(422, f"asOf: this cursor continues a listing as of {to_iso(pinned)}; "
+        raise ApiError(400, f"asOf: this cursor continues a listing as of {to_iso(pinned)}; "
                             "leave asOf out or pass the same time")
     return pinned, after
 
@@ -149,7 +152,7 @@ def _builtin(app: App, segment: str, as_of: int, event: str | None) -> ColumnEle
 
 @router.get("/api/v1/analytics/segments", summary="Built-in segments and their counts",
             description=SEGMENTS_DOC, response_model=SegmentsOut,
-            responses={401: {}, 403: {}, 422: {}})
+            responses=ERROR_RESPONSES)
 def list_segments(request: Request, app: App = Depends(secret_app),
                   event: str | None = Query(None, max_length=200),
                   asOf: str | None = Query(None)) -> Response:
@@ -161,7 +164,7 @@ def list_segments(request: Request, app: App = Depends(secret_app),
 
 @router.get("/api/v1/analytics/segments/{segment}/members", summary="Members of a segment",
             description=MEMBERS_DOC, response_model=MembersOut,
-            responses={401: {}, 403: {}, 404: {}, 422: {}})
+            responses=MEMBER_RESPONSES)
 def segment_members(segment: str, request: Request, app: App = Depends(secret_app),
                     cursor: str | None = Query(None), limit: int = Query(50, ge=1, le=MAX_LIMIT),
                     event: str | None = Query(None, max_length=200),
@@ -175,7 +178,7 @@ def segment_members(segment: str, request: Request, app: App = Depends(secret_ap
 
 @router.post("/api/v1/analytics/segments/query", summary="Custom segment rule",
              description=QUERY_DOC, response_model=RuleOut,
-             responses={401: {}, 403: {}, 422: {}})
+             responses=ERROR_RESPONSES)
 def query_segment(body: RuleIn, request: Request, app: App = Depends(secret_app),
                   cursor: str | None = Query(None),
                   limit: int = Query(50, ge=1, le=MAX_LIMIT)) -> Response:
