@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from contextlib import asynccontextmanager
 
@@ -35,6 +36,7 @@ from growthkit.server.state import ServerState
 from growthkit.server.writer import GroupWriter
 
 log = logging.getLogger("growthkit.server")
+SHUTDOWN_STEP_SECONDS = 5
 
 
 class GrowthKitAPI(FastAPI):
@@ -73,10 +75,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            await maintenance.stop()
-            await writer.stop()
-            await state.broadcaster.stop()
-            await state.limiter.close()
+            # Each part gets a bounded time to stop, so one stuck part cannot hang shutdown.
+            for name, stop in (("maintenance", maintenance.stop), ("writer", writer.stop),
+                               ("live stream", state.broadcaster.stop),
+                               ("rate limiter", state.limiter.close)):
+                try:
+                    await asyncio.wait_for(stop(), SHUTDOWN_STEP_SECONDS)
+                except TimeoutError:
+                    log.warning("%s did not stop within %s s", name, SHUTDOWN_STEP_SECONDS)
             engine.dispose()
 
     app = GrowthKitAPI(title="GrowthKit Activity", version=__version__, lifespan=lifespan,
