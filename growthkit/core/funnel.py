@@ -86,9 +86,17 @@ def _statement(q: FunnelQuery):
     base = ActivityFilter(app_id=q.app_id, event_names=sorted({s.event_name for s in q.steps}),
                           start=q.start, end=q.end + q.window_ms,
                           conditions=list(q.conditions))
-    return (select(a.fingerprint_id, mask.label("mask"), a.timestamp)
-            .where(base.where(), or_(*matches))
-            .order_by(a.fingerprint_id, a.timestamp, a.seq))
+    stmt = select(a.fingerprint_id, mask.label("mask"), a.timestamp, a.seq).where(base.where())
+    if any(s.conditions for s in q.steps):
+        # Events of a step's name that fail its conditions match no step: leave them out.
+        stmt = stmt.where(or_(*matches))
+    # On SQLite, ORDER BY fingerprint alone would make the planner walk the app's whole
+    # (app, fingerprint, timestamp) index to skip a sort; materializing lets it read just
+    # the steps' events by (app, event_name, timestamp) and sort those. PostgreSQL inlines
+    # the CTE and plans as usual.
+    rows = stmt.cte("funnel_rows").prefix_with("MATERIALIZED", dialect="sqlite")
+    return (select(rows.c.fingerprint_id, rows.c.mask, rows.c.timestamp)
+            .order_by(rows.c.fingerprint_id, rows.c.timestamp, rows.c.seq))
 
 
 def step_rows(conn: Connection, q: FunnelQuery) -> Iterator[tuple[str, int, int]]:
@@ -108,6 +116,8 @@ def lead_path(events: Sequence[tuple[str, int, int]], n_steps: int, window_ms: i
     positions: list[list[int]] = [[] for _ in range(n_steps)]
     for i, row in enumerate(events):
         mask = row[1]
+        if not mask:
+            continue
         if not mask & (mask - 1):  # one step only: the usual case
             positions[mask.bit_length() - 1].append(i)
             continue
