@@ -1,0 +1,233 @@
+"""Ingest benchmark: events/s through POST /api/v1/track against the raw bulk-insert rate.
+
+The load comes from wrk (a separate C process, so the generator does not compete with the
+server for the GIL), with benchmarks/track.lua making 10-event batches with unique event ids
+from many fingerprints. Printed beside it, measured in the same run on the same store: the
+raw bulk-insert rate of the same rows (SQLite: executemany in large transactions; PostgreSQL:
+COPY), and p50/p99 latency at half the maximum load.
+
+    python benchmarks/ingest.py                                    # SQLite file in a temp dir
+    python benchmarks/ingest.py --database-url postgresql://root@127.0.0.1:5432/test
+    python benchmarks/ingest.py --workers 2 --duration 20 --json
+
+Needs wrk (`apt-get install wrk`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import orjson
+from sqlalchemy import text
+
+from growthkit.core import apps as core_apps
+from growthkit.core.clock import now_ms
+from growthkit.core.store import migrate, normalize_url, open_engine, write_connection
+
+HERE = Path(__file__).parent
+TARGET_EVENTS_PER_S = 20_000
+TARGET_RATIO = 0.30
+TARGET_P99_MS = 50.0
+CONTEXT = {"url": "https://app.example/", "userAgent": "Mozilla/5.0 (X11; Linux x86_64) "
+           "AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36",
+           "screenResolution": "1920x1080", "viewport": "1280x720", "browser": "Chrome 124",
+           "os": "Linux", "device": "desktop"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Store:
+    """A fresh store for one run: a SQLite file, or a PostgreSQL schema dropped afterwards."""
+
+    def __init__(self, url: str | None, tmp: Path):
+        self.admin = None
+        if url and url.startswith(("postgresql", "postgres")):
+            self.schema = "bench_ingest_" + uuid.uuid4().hex[:8]
+            self.admin = open_engine(url)
+            with self.admin.begin() as conn:
+                conn.execute(text(f'CREATE SCHEMA "{self.schema}"'))
+            sep = "&" if "?" in url else "?"
+            self.url = normalize_url(url) + f"{sep}options=-csearch_path%3D{self.schema}"
+        else:
+            self.url = url or f"sqlite:///{tmp / 'ingest.db'}"
+        self.engine = open_engine(self.url)
+        migrate(self.engine)
+
+    @property
+    def kind(self) -> str:
+        return self.engine.dialect.name
+
+    def count(self, app_id: str) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(text("SELECT count(*) FROM activities WHERE app_id = :a"),
+                                {"a": app_id}).scalar()
+
+    def close(self) -> None:
+        self.engine.dispose()
+        if self.admin is not None:
+            with self.admin.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA "{self.schema}" CASCADE'))
+            self.admin.dispose()
+
+
+def raw_insert_rate(store: Store, app_id: str, rows: int = 200_000) -> float:
+    """Rows/s of the plainest bulk insert of the same rows into the same table."""
+    now = now_ms()
+    props = [orjson.dumps({"path": f"/p/{i % 50}", "n": i % 10}).decode() for i in range(1000)]
+    ctx = orjson.dumps(CONTEXT).decode()
+    data = [(f"raw-{i}", app_id, f"fp_{i % 5000}", "page_viewed", props[i % 1000], ctx,
+             f"s_{i % 5000}", now - i, now) for i in range(rows)]
+    cols = ("id, app_id, fingerprint_id, event_name, properties, context, session_id, "
+            "timestamp, received_at")
+    raw = store.engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        start = time.perf_counter()
+        if store.kind == "postgresql":
+            with cur.copy(f"COPY activities ({cols}) FROM STDIN") as copy:
+                for row in data:
+                    copy.write_row(row)
+            raw.commit()
+        else:
+            for i in range(0, rows, 20_000):
+                cur.execute("BEGIN")
+                cur.executemany(f"INSERT INTO activities ({cols}) VALUES (?,?,?,?,?,?,?,?,?)",
+                                data[i:i + 20_000])
+                cur.execute("COMMIT")
+        elapsed = time.perf_counter() - start
+    finally:
+        raw.close()
+    return rows / elapsed
+
+
+def start_server(store: Store, port: int, workers: int, redis_url: str | None):
+    env = {**os.environ, "GROWTHKIT_DATABASE_URL": store.url, "GROWTHKIT_LOG_LEVEL": "warning"}
+    if redis_url:
+        env["GROWTHKIT_REDIS_URL"] = redis_url
+    proc = subprocess.Popen([sys.executable, "-m", "growthkit", "serve", "--port", str(port),
+                             "--workers", str(workers)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return proc
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError("server exited: "
+                                   + proc.stderr.read().decode()[-2000:]) from None
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("server did not start within 30 s")
+
+
+def run_wrk(port: int, key: str, seconds: int, connections: int, delay_ms: float = 0,
+            fingerprints: int = 5000) -> dict:
+    env = {**os.environ, "GK_KEY": key, "GK_DELAY_MS": str(int(delay_ms)),
+           "GK_FINGERPRINTS": str(fingerprints)}
+    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency",
+                          "-s", str(HERE / "track.lua"), f"http://127.0.0.1:{port}"],
+                         env=env, capture_output=True, text=True, check=True).stdout
+    latency = dict(re.findall(r"^\s+(50|75|90|99)%\s+([\d.]+\w+)$", out, re.M))
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"requests": requests, "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1]),
+            "p50_ms": _ms(latency.get("50")), "p99_ms": _ms(latency.get("99")),
+            "non2xx": int(errors[1]) if errors else 0}
+
+
+def _ms(value: str | None) -> float | None:
+    if value is None:
+        return None
+    number, unit = re.match(r"([\d.]+)(\w+)", value).groups()
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", help="default: a SQLite file in a temp dir")
+    parser.add_argument("--redis-url", help="share rate limits between workers")
+    parser.add_argument("--duration", type=int, default=15, help="seconds at full load")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=1, help="server processes")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is needed for the load: apt-get install wrk")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store(args.database_url, Path(tmp))
+        try:
+            figures = measure(store, args)
+        finally:
+            store.close()
+    if args.json:
+        print(json.dumps(figures, indent=2))
+        return
+    print(f"\nstore: {figures['store']}  workers: {args.workers}  "
+          f"connections: {args.connections}  cores: {os.cpu_count()}")
+    print(f"{'figure':<38}{'measured':>14}{'baseline/target':>22}")
+    print(f"{'raw bulk insert (baseline)':<38}{figures['raw_rows_per_s']:>14,.0f}{'rows/s':>22}")
+    print(f"{'ingest, full load':<38}{figures['events_per_s']:>14,.0f}"
+          f"{f'target {TARGET_EVENTS_PER_S:,} ev/s':>22}")
+    print(f"{'ingest / raw insert':<38}{figures['ratio']:>14.0%}"
+          f"{f'target {TARGET_RATIO:.0%}':>22}")
+    print(f"{'latency p50 / p99, full load (ms)':<38}"
+          f"{figures['full']['p50_ms']:>7.1f} /{figures['full']['p99_ms']:>5.1f}{'':>22}")
+    half = figures["half"]
+    print(f"{'load for the latency run (ev/s)':<38}{half['rps'] * 10:>14,.0f}")
+    print(f"{'latency p50 / p99, half load (ms)':<38}{half['p50_ms']:>7.1f} /"
+          f"{half['p99_ms']:>5.1f}{f'target p99 < {TARGET_P99_MS:.0f} ms':>22}")
+    if figures["full"]["non2xx"] or half["non2xx"]:
+        print(f"non-2xx responses: {figures['full']['non2xx'] + half['non2xx']}")
+
+
+def measure(store: Store, args: argparse.Namespace) -> dict:
+    with write_connection(store.engine) as conn, conn.begin():
+        raw_app = core_apps.create_app(conn, "raw-baseline")
+        app = core_apps.create_app(conn, "bench", {"rateLimitPerMinute": 1_000_000_000})
+    print("measuring the raw bulk-insert rate …", file=sys.stderr)
+    raw_rate = raw_insert_rate(store, raw_app.app.id)
+    port = free_port()
+    server = start_server(store, port, args.workers, args.redis_url)
+    try:
+        print("warming up …", file=sys.stderr)
+        run_wrk(port, app.app.public_key, 3, args.connections)
+        before = store.count(app.app.id)
+        print(f"full load for {args.duration} s …", file=sys.stderr)
+        started = time.perf_counter()
+        full = run_wrk(port, app.app.public_key, args.duration, args.connections)
+        elapsed = time.perf_counter() - started
+        stored = store.count(app.app.id) - before
+        # Half the measured event rate: 16 connections, each pausing between requests.
+        target_rps = full["rps"] / 2
+        delay = max(0.0, 16 * 1000 / target_rps - (full["p50_ms"] or 0) / 2)
+        print(f"half load (~{target_rps * 10:,.0f} ev/s) for {args.duration} s …",
+              file=sys.stderr)
+        half = run_wrk(port, app.app.public_key, args.duration, 16, delay_ms=delay)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    events_per_s = stored / elapsed
+    return {"store": store.kind, "workers": args.workers, "raw_rows_per_s": raw_rate,
+            "events_per_s": events_per_s, "events_stored": stored,
+            "ratio": events_per_s / raw_rate, "full": full, "half": half}
+
+
+if __name__ == "__main__":
+    main()
