@@ -24,7 +24,13 @@ from growthkit.core.rollups import (
     lower_watermark,
     rolled_until,
 )
-from growthkit.core.schema import activities, daily_rollups, retention_state, rollup_presence
+from growthkit.core.schema import (
+    activities,
+    daily_rollups,
+    retention_state,
+    rollup_presence,
+    rollup_presence_15m,
+)
 from growthkit.core.store import insert, write_connection
 from growthkit.core.timezones import DAY_MS
 
@@ -104,9 +110,9 @@ def _roll_day(conn: Connection, app_id: str, day: int, now: int) -> tuple[int, i
     # refresh would never see them, so count them here.
     add_counts(conn, *in_day, c.seq > seq)
     deleted = conn.execute(delete(activities).where(*in_day)).rowcount or 0
-    rp = rollup_presence.c  # who was active is event detail too: it goes with the events
-    conn.execute(delete(rollup_presence).where(rp.app_id == app_id, rp.bucket >= day,
-                                               rp.bucket < day + DAY_MS))
+    for table in (rollup_presence, rollup_presence_15m):  # who was active goes too
+        conn.execute(delete(table).where(table.c.app_id == app_id, table.c.bucket >= day,
+                                         table.c.bucket < day + DAY_MS))
     _mark(conn, app_id, day + DAY_MS, now)
     lower_watermark(conn)
     return rolled, int(deleted)

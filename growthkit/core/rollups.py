@@ -2,8 +2,9 @@
 and the query plans that combine them with raw rows so counts stay fast and exact.
 
 `rollup_hourly` and `rollup_counts` hold, per app, event name and UTC hour / 15-minute
-bucket, the number of events; `rollup_presence` which fingerprints and sessions were active
-in each UTC hour (distinct counts cannot be added up, so they are counted over it).
+bucket, the number of events; `rollup_presence` (and `_15m`) which fingerprints and
+sessions were active in each UTC hour / 15 minutes (distinct counts cannot be added up, so
+they are counted over these).
 `refresh_rollups` adds activities with seq above the watermark (never touching the ingest
 path). A query over [start, end) then reads whole buckets inside the range from a rollup,
 plus raw rows for the partial buckets at the edges and for rows not yet rolled up
@@ -46,6 +47,7 @@ from growthkit.core.schema import (
     rollup_counts,
     rollup_hourly,
     rollup_presence,
+    rollup_presence_15m,
     rollup_state,
 )
 from growthkit.core.store import insert, write_connection
@@ -210,17 +212,20 @@ def count_rows(conn: Connection, flt: ActivityFilter, tz: ZoneInfo | None = None
 
 def user_rows(conn: Connection, flt: ActivityFilter, tz: ZoneInfo | None = None) -> Subquery:
     """(ts, fingerprint_id, session_id) rows whose distinct values are the filter's users
-    and sessions: hourly presence rollup where it can, raw rows elsewhere.
-
-    Presence knows no event names, so an `eventName` filter (like the filters rollups do
-    not know, and zones whose hours are not whole UTC hours) reads raw rows.
+    and sessions: the hourly or 15-minute presence rollup (by `tz`, like `count_rows`) where
+    it can, raw rows elsewhere. Presence knows no event names: `eventName` reads raw rows.
     """
     assert flt.start is not None and flt.end is not None
-    lo, hi = ceil_to(flt.start, HOUR_MS), floor_to(flt.end, HOUR_MS)
-    if (not rollup_usable(flt) or flt.event_names or lo >= hi
-            or not aligned(tz, flt.start, flt.end, HOUR_MS)):
+    table, unit = None, QUARTER_MS
+    if rollup_usable(flt) and not flt.event_names:
+        for size, candidate in ((HOUR_MS, rollup_presence), (QUARTER_MS, rollup_presence_15m)):
+            if aligned(tz, flt.start, flt.end, size):
+                table, unit = candidate, size
+                break
+    lo, hi = ceil_to(flt.start, unit), floor_to(flt.end, unit)
+    if table is None or lo >= hi:
         return select(*_user_columns()).where(flt.where()).subquery("users")
-    rp = rollup_presence.c
+    rp = table.c
     rolled_part = select(rp.bucket.label("ts"), rp.fingerprint_id, rp.session_id).where(
         rp.app_id == flt.app_id, rp.bucket >= lo, rp.bucket < hi)
     return _with_raw(conn, flt, lo, hi, rolled_part, _user_columns, "users")
@@ -272,12 +277,13 @@ def add_counts(conn: Connection, *where) -> int:  # noqa: ANN002
     _upsert_add(conn, rollup_counts, quarters)
     _upsert_add(conn, rollup_hourly, [{"app_id": a, "bucket": b, "event_name": n, "events": k}
                                       for (a, b, n), k in hours.items()])
-    hour = ((c.timestamp // HOUR_MS) * HOUR_MS).label("bucket")
-    present = (select(c.app_id, hour, c.fingerprint_id, c.session_id).where(*where)
-               .group_by(c.app_id, hour, c.fingerprint_id, c.session_id))
-    conn.execute(insert(conn, rollup_presence)
-                 .from_select(["app_id", "bucket", "fingerprint_id", "session_id"], present)
-                 .on_conflict_do_nothing())
+    for table, size in ((rollup_presence, HOUR_MS), (rollup_presence_15m, QUARTER_MS)):
+        bucket = ((c.timestamp // size) * size).label("bucket")
+        present = (select(c.app_id, bucket, c.fingerprint_id, c.session_id).where(*where)
+                   .group_by(c.app_id, bucket, c.fingerprint_id, c.session_id))
+        conn.execute(insert(conn, table)
+                     .from_select(["app_id", "bucket", "fingerprint_id", "session_id"], present)
+                     .on_conflict_do_nothing())
     return sum(hours.values())
 
 

@@ -129,6 +129,16 @@ rollup_presence = Table(
     Column("session_id", String(128), primary_key=True),
 )
 
+# The same per 15 minutes, for the users heatmap in zones such as +05:45 and +05:30.
+rollup_presence_15m = Table(
+    "rollup_presence_15m",
+    metadata,
+    Column("app_id", String(40), primary_key=True),
+    Column("bucket", BigInteger, primary_key=True),
+    Column("fingerprint_id", String(128), primary_key=True),
+    Column("session_id", String(128), primary_key=True),
+)
+
 # What retention keeps of deleted events: per UTC day and event name ('*' = all events)
 # the count and the distinct users and sessions of that day.
 daily_rollups = Table(
