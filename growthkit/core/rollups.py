@@ -60,7 +60,8 @@ STATE = "counts"
 # seen at least this long ago: by then every transaction that held a lower seq has ended
 # (ingest writes time out after a few seconds). SQLite has one writer at a time: no wait.
 SETTLE_MS = 20_000
-CHUNK_ROWS = 100_000
+# Rows per refresh transaction: on SQLite each holds the write lock (ingest waits), so short.
+CHUNK_ROWS = 20_000
 # Below this many unrolled rows, read them by seq (a short primary-key range) rather than
 # through the time index: that keeps the "not yet rolled up" part cheap at any range.
 TAIL_BY_SEQ_ROWS = 200_000

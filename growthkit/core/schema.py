@@ -96,6 +96,7 @@ Index("ix_credit_ops_app_fp_ts", credit_operations.c.app_id, credit_operations.c
       credit_operations.c.timestamp)
 
 # Rollups (growthkit/core/rollups.py, retention.py): derived data, rebuilt from activities.
+# On SQLite they are WITHOUT ROWID tables: clustered on the key they are read and upserted by.
 # Event counts per app, event name and 15-minute UTC bucket; kept after retention deletes
 # the events, so counts, series and heatmaps stay exact for any zone at 15-minute resolution.
 rollup_counts = Table(
@@ -105,6 +106,7 @@ rollup_counts = Table(
     Column("bucket", BigInteger, primary_key=True),
     Column("event_name", String(200), primary_key=True),
     Column("events", BigInteger, nullable=False),
+    sqlite_with_rowid=False,
 )
 
 # The same per whole UTC hour: 4x fewer rows for the zones whose offsets are whole hours.
@@ -115,6 +117,7 @@ rollup_hourly = Table(
     Column("bucket", BigInteger, primary_key=True),
     Column("event_name", String(200), primary_key=True),
     Column("events", BigInteger, nullable=False),
+    sqlite_with_rowid=False,
 )
 
 # Which fingerprints and sessions were active per app and UTC hour: distinct users and
@@ -127,6 +130,7 @@ rollup_presence = Table(
     Column("bucket", BigInteger, primary_key=True),
     Column("fingerprint_id", String(128), primary_key=True),
     Column("session_id", String(128), primary_key=True),
+    sqlite_with_rowid=False,
 )
 
 # The same per 15 minutes, for the users heatmap in zones such as +05:45 and +05:30.
@@ -137,6 +141,7 @@ rollup_presence_15m = Table(
     Column("bucket", BigInteger, primary_key=True),
     Column("fingerprint_id", String(128), primary_key=True),
     Column("session_id", String(128), primary_key=True),
+    sqlite_with_rowid=False,
 )
 
 # What retention keeps of deleted events: per UTC day and event name ('*' = all events)

@@ -19,6 +19,7 @@ def upgrade() -> None:
         sa.Column("bucket", sa.BigInteger, primary_key=True),
         sa.Column("event_name", sa.String(200), primary_key=True),
         sa.Column("events", sa.BigInteger, nullable=False),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "daily_rollups",

@@ -19,6 +19,7 @@ def upgrade() -> None:
         sa.Column("bucket", sa.BigInteger, primary_key=True),
         sa.Column("event_name", sa.String(200), primary_key=True),
         sa.Column("events", sa.BigInteger, nullable=False),
+        sqlite_with_rowid=False,
     )
     # Stores already at 0002 have 15-minute rollups up to the watermark: sum them per hour.
     op.execute("INSERT INTO rollup_hourly (app_id, bucket, event_name, events) "

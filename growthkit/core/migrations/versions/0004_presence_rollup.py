@@ -19,6 +19,7 @@ def upgrade() -> None:
         sa.Column("bucket", sa.BigInteger, primary_key=True),
         sa.Column("fingerprint_id", sa.String(128), primary_key=True),
         sa.Column("session_id", sa.String(128), primary_key=True),
+        sqlite_with_rowid=False,
     )
     # The other rollups already hold every event up to the watermark: so must this one.
     op.execute("INSERT INTO rollup_presence (app_id, bucket, fingerprint_id, session_id) "

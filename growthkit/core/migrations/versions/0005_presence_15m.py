@@ -19,6 +19,7 @@ def upgrade() -> None:
         sa.Column("bucket", sa.BigInteger, primary_key=True),
         sa.Column("fingerprint_id", sa.String(128), primary_key=True),
         sa.Column("session_id", sa.String(128), primary_key=True),
+        sqlite_with_rowid=False,
     )
     # Like the other rollups it must hold every event up to the watermark.
     op.execute("INSERT INTO rollup_presence_15m (app_id, bucket, fingerprint_id, session_id) "
