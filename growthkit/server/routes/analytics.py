@@ -44,7 +44,7 @@ class NameSeries(BaseModel):
     counts: list[int] = Field(description="One count per entry of `buckets`.")
 
 
-class Frequency(BaseModel):
+class EventFrequency(BaseModel):
     from_: str = Field(alias="from")
     to: str
     timeZone: str
@@ -68,7 +68,8 @@ spring-forward has none. At most 10000 buckets."""
 
 
 @router.get("/analytics/events", summary="Event frequency and popular events",
-            description=FREQUENCY_DOC, responses={200: {"model": Frequency}, **ERROR_RESPONSES})
+            description=FREQUENCY_DOC,
+            responses={200: {"model": EventFrequency}, **ERROR_RESPONSES})
 async def event_frequency(
     request: Request,
     flt: ActivityFilter = Depends(activity_filter_params),
