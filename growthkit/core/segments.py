@@ -99,7 +99,9 @@ def _who(app_id: str, cond: Did, as_of: int) -> Select:
 
 
 def _plain(cond: Did) -> bool:
-    return cond.event_name is None and not cond.conditions and cond.at_least == 1
+    """Any event at all within a window: answered from last_seen plus an index probe."""
+    return (cond.event_name is None and not cond.conditions and cond.at_least == 1
+            and cond.days is not None)
 
 
 def rule_clause(app_id: str, rule: Rule, as_of: int) -> ColumnElement:
