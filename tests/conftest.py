@@ -1,4 +1,4 @@
-"""Test harness: the real app on SQLite and (when configured) PostgreSQL and Redis.
+"""Fixtures: the real app on SQLite and (when configured) PostgreSQL and Redis.
 
 GROWTHKIT_TEST_DATABASE_URL (postgresql://…) and GROWTHKIT_TEST_REDIS_URL (redis://…) turn
 on the PostgreSQL and Redis variants; each test gets its own PostgreSQL schema.
@@ -6,28 +6,17 @@ on the PostgreSQL and Redis variants; each test gets its own PostgreSQL schema.
 
 from __future__ import annotations
 
-import os
-import socket
-import threading
-import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, text
+from harness import PG_URL, REDIS_URL, LiveServer, Server, make_settings, start_live_server
+from sqlalchemy import text
 
-from growthkit.core import apps as core_apps
-from growthkit.core.store import normalize_url, open_engine, write_connection
+from growthkit.core.store import normalize_url, open_engine
 from growthkit.server.app import create_app
-from growthkit.server.settings import Settings
-
-PG_URL = os.environ.get("GROWTHKIT_TEST_DATABASE_URL")
-REDIS_URL = os.environ.get("GROWTHKIT_TEST_REDIS_URL")
 
 # Store and rate-limit backends: every test runs on both stores; the pairs cover both
 # limiter storages too. Tests that care about the limiter use `all_backends`.
@@ -82,47 +71,6 @@ def redis_url(backend) -> str | None:
     return REDIS_URL if backend[1] == "redis" else None
 
 
-@dataclass
-class Keys:
-    id: str
-    public: str
-    secret: str
-
-
-@dataclass
-class Server:
-    """The running app: an HTTP client plus a direct engine for checking what was stored."""
-
-    client: httpx.Client
-    engine: Engine
-    base_url: str = "http://testserver"
-    apps: list[Keys] = field(default_factory=list)
-
-    def create_app(self, name: str = "Test", **settings: Any) -> Keys:
-        with write_connection(self.engine) as conn, conn.begin():
-            new = core_apps.create_app(conn, name, settings)
-        keys = Keys(new.app.id, new.app.public_key, new.secret_key)
-        self.apps.append(keys)
-        return keys
-
-    def rows(self, sql: str, **params: Any) -> list:
-        with self.engine.connect() as conn:
-            return list(conn.execute(text(sql), params))
-
-    def scalar(self, sql: str, **params: Any) -> Any:
-        with self.engine.connect() as conn:
-            return conn.execute(text(sql), params).scalar()
-
-    def track(self, key: str, body: Any, **kwargs: Any) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {key}", **kwargs.pop("headers", {})}
-        return self.client.post("/api/v1/track", json=body, headers=headers, **kwargs)
-
-
-def make_settings(database_url: str, redis_url: str | None, **overrides: Any) -> Settings:
-    return Settings(database_url=database_url, redis_url=redis_url, app_cache_seconds=0,
-                    **overrides)
-
-
 @pytest.fixture
 def server(database_url, redis_url) -> Iterator[Server]:
     """The app in-process (httpx through Starlette's TestClient, lifespan included)."""
@@ -130,33 +78,6 @@ def server(database_url, redis_url) -> Iterator[Server]:
     with TestClient(app) as client:
         engine = app.state.growthkit.engine
         yield Server(client=client, engine=engine)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class LiveServer(Server):
-    """The app on a real uvicorn socket in a background thread."""
-
-    uvicorn: uvicorn.Server
-
-
-def start_live_server(settings: Settings) -> tuple[uvicorn.Server, threading.Thread, str]:
-    port = free_port()
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
-                            log_level="warning", access_log=False)
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.02)
-    return srv, thread, f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ import time
 import uuid
 
 from click.testing import CliRunner
-from conftest import Server, make_settings
 from fastapi.testclient import TestClient
+from harness import Server, make_settings
 
 from growthkit.cli import main
 from growthkit.core import apps as core_apps

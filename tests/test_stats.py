@@ -7,8 +7,8 @@ were refreshed (so the rollup path must give the very same answer).
 from __future__ import annotations
 
 import pytest
-from conftest import Server, make_settings
 from fastapi.testclient import TestClient
+from harness import Server, make_settings
 
 from growthkit.core.clock import parse_time
 from growthkit.core.rollups import refresh_rollups

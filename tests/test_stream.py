@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import httpx
 import pytest
-from conftest import REDIS_URL, Keys, Server, make_settings, start_live_server
+from harness import REDIS_URL, Keys, Server, make_settings, start_live_server
 
 # A frame that does not come within this long fails the test instead of hanging it.
 READ_TIMEOUT = 10
@@ -276,7 +276,7 @@ def test_open_streams_end_when_the_server_stops(tmp_path):
     import sys
     import time
 
-    from conftest import free_port
+    from harness import free_port
 
     from growthkit.core import apps as core_apps
     from growthkit.core.store import migrate, open_engine, write_connection

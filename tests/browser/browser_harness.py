@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,11 +13,6 @@ HERE = Path(__file__).parent
 TRACKER = HERE.parents[1] / "tracker"
 TRACK_PATH = "/api/v1/track"
 
-# The shared fixtures module (tests/conftest.py), for its server helpers.
-_spec = importlib.util.spec_from_file_location("growthkit_tests_root", HERE.parent / "conftest.py")
-root = sys.modules.setdefault(_spec.name, importlib.util.module_from_spec(_spec))
-if not hasattr(root, "start_live_server"):
-    _spec.loader.exec_module(root)
 
 
 def wait_for(check: Callable[[], Any], page: Any = None, timeout: float = 15,

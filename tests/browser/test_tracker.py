@@ -8,8 +8,9 @@ import threading
 from typing import Any
 from urllib.parse import urlencode
 
+import harness as root
 import pytest
-from browser_harness import Tab, root, stored, wait_for
+from browser_harness import Tab, stored, wait_for
 from sqlalchemy import text
 
 from growthkit.core.store import open_engine
