@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from fastapi.testclient import TestClient
+from harness import Server, make_settings
 from sqlalchemy import text
 
 from growthkit.core.clock import now_ms, to_iso
+from growthkit.server.app import create_app
 
 H = 3_600_000
 DAY = 24 * H
@@ -197,6 +200,28 @@ def test_apps_see_only_their_own_leads(server, app, as_of):
     r = server.client.get(SEGMENTS, params={"asOf": as_of}, headers=auth(other))
     assert {s["id"]: s["count"] for s in r.json()["data"]} == {
         "new": 1, "active": 1, "power": 1, "dormant": 0}
+
+
+def test_counts_and_pages_are_cached_briefly_per_app(database_url, redis_url):
+    asgi = create_app(make_settings(database_url, redis_url, query_cache_seconds=60))
+    with TestClient(asgi) as client:
+        server = Server(client=client, engine=asgi.state.growthkit.engine)
+        one, two = (server.create_app(n, rateLimitPerMinute=1000) for n in ("One", "Two"))
+        send(server, one, "a", ("page_viewed", now_ms() - H))
+        first = client.get(SEGMENTS, headers=auth(one))
+        send(server, one, "b", ("page_viewed", now_ms() - H))
+        again = client.get(SEGMENTS, headers=auth(one))
+        assert first.headers["x-cache"] == "miss" and again.headers["x-cache"] == "hit"
+        assert again.json() == first.json()
+        fresh = client.get(SEGMENTS, params={"event": "page_viewed"}, headers=auth(one))
+        assert fresh.headers["x-cache"] == "miss"
+        assert {s["id"]: s["count"] for s in fresh.json()["data"]}["active"] == 2
+        other = client.get(SEGMENTS, headers=auth(two))
+        assert other.headers["x-cache"] == "miss"
+        assert {s["id"]: s["count"] for s in other.json()["data"]}["active"] == 0
+        url = f"{SEGMENTS}/active/members"
+        assert client.get(url, headers=auth(one)).headers["x-cache"] == "miss"
+        assert client.get(url, headers=auth(one)).headers["x-cache"] == "hit"
 
 
 def test_keys_are_required(server, app):

@@ -14,6 +14,7 @@ from growthkit.core.apps import App
 from growthkit.core.clock import now_ms, parse_time, to_iso
 from growthkit.core.filters import FilterError, PropertyCondition
 from growthkit.server.auth import secret_app, state_of
+from growthkit.server.cache import cached_json
 from growthkit.server.errors import ApiError, json_response
 from growthkit.server.params import ERROR_RESPONSES, ErrorBody
 
@@ -153,27 +154,39 @@ def _builtin(app: App, segment: str, as_of: int, event: str | None) -> ColumnEle
 @router.get("/api/v1/analytics/segments", summary="Built-in segments and their counts",
             description=SEGMENTS_DOC, response_model=SegmentsOut,
             responses=ERROR_RESPONSES)
-def list_segments(request: Request, app: App = Depends(secret_app),
-                  event: str | None = Query(None, max_length=200),
-                  asOf: str | None = Query(None)) -> Response:
+async def list_segments(request: Request, app: App = Depends(secret_app),
+                        event: str | None = Query(None, max_length=200),
+                        asOf: str | None = Query(None)) -> Response:
     at = _as_of(asOf)
-    with state_of(request).engine.connect() as conn:
-        data = core.summary(conn, app.id, at, event or None)
-    return json_response({"asOf": to_iso(at), "data": data})
+    engine = state_of(request).engine
+
+    def compute() -> dict:
+        with engine.connect() as conn:
+            data = core.summary(conn, app.id, at, event or None)
+        return {"asOf": to_iso(at), "data": data}
+
+    # Consoles poll the counts: identical requests share one answer for the cache's TTL.
+    return await cached_json(request, app.id, compute)
 
 
 @router.get("/api/v1/analytics/segments/{segment}/members", summary="Members of a segment",
             description=MEMBERS_DOC, response_model=MembersOut,
             responses=MEMBER_RESPONSES)
-def segment_members(segment: str, request: Request, app: App = Depends(secret_app),
-                    cursor: str | None = Query(None), limit: int = Query(50, ge=1, le=MAX_LIMIT),
-                    event: str | None = Query(None, max_length=200),
-                    asOf: str | None = Query(None)) -> Response:
+async def segment_members(segment: str, request: Request, app: App = Depends(secret_app),
+                          cursor: str | None = Query(None),
+                          limit: int = Query(50, ge=1, le=MAX_LIMIT),
+                          event: str | None = Query(None, max_length=200),
+                          asOf: str | None = Query(None)) -> Response:
     at, after = _page(cursor, asOf)
     clause = _builtin(app, segment, at, event or None)
-    with state_of(request).engine.connect() as conn:
-        data, next_cursor = core.members(conn, app.id, clause, at, after, limit)
-    return json_response({"data": data, "nextCursor": next_cursor})
+    engine = state_of(request).engine
+
+    def compute() -> dict:
+        with engine.connect() as conn:
+            data, next_cursor = core.members(conn, app.id, clause, at, after, limit)
+        return {"data": data, "nextCursor": next_cursor}
+
+    return await cached_json(request, app.id, compute)
 
 
 @router.post("/api/v1/analytics/segments/query", summary="Custom segment rule",
