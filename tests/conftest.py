@@ -34,7 +34,8 @@ def _backend_param(store: str, limiter: str):
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "backend" in metafunc.fixturenames:
+    explicit = any("backend" in m.args[0] for m in metafunc.definition.iter_markers("parametrize"))
+    if "backend" in metafunc.fixturenames and not explicit:
         pairs = ALL_BACKENDS if metafunc.definition.get_closest_marker("all_backends") else BACKENDS
         metafunc.parametrize("backend", [_backend_param(*p) for p in pairs], indirect=True)
 

@@ -69,6 +69,23 @@ def _fail(message: str) -> None:
     sys.exit(2)
 
 
+def _write(database_url: str | None, change):  # noqa: ANN001
+    """Run `change(conn)` in one write transaction; an AppError ends the command clearly."""
+    engine = _engine(database_url)
+    try:
+        with write_connection(engine) as conn, conn.begin():
+            return change(conn)
+    except core_apps.AppError as exc:
+        _fail(str(exc))
+
+
+def _show_keys(new: core_apps.NewApp, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(_new_app_json(new)))
+    else:
+        _print_keys(new)
+
+
 @click.command()
 @click.option("--host", envvar="GROWTHKIT_HOST", default="127.0.0.1", show_default=True)
 @click.option("--port", envvar="GROWTHKIT_PORT", default=8000, type=int, show_default=True)
@@ -136,17 +153,9 @@ def migrate_cmd(database_url):
 @json_option
 def create_app_cmd(name, database_url, rate_limit, origins, time_zone, retention, as_json):
     """Create an app and print its id and keys (the secret key is shown once)."""
-    engine = _engine(database_url)
-    try:
-        with write_connection(engine) as conn, conn.begin():
-            new = core_apps.create_app(conn, name, _settings_from(rate_limit, origins,
-                                                                  time_zone, retention))
-    except core_apps.AppError as exc:
-        _fail(str(exc))
-    if as_json:
-        click.echo(json.dumps(_new_app_json(new)))
-    else:
-        _print_keys(new)
+    settings = _settings_from(rate_limit, origins, time_zone, retention)
+    _show_keys(_write(database_url, lambda conn: core_apps.create_app(conn, name, settings)),
+               as_json)
 
 
 @click.command("apps")
@@ -177,14 +186,9 @@ def apps_cmd(database_url, as_json):
 @json_option
 def app_settings_cmd(app, database_url, rate_limit, origins, time_zone, retention, as_json):
     """Show or change an app's settings (APP is its id or name)."""
-    engine = _engine(database_url)
     changes = _settings_from(rate_limit, origins, time_zone, retention)
-    try:
-        with write_connection(engine) as conn, conn.begin():
-            found = (core_apps.update_settings(conn, app, changes) if changes
-                     else core_apps.get_app(conn, app))
-    except core_apps.AppError as exc:
-        _fail(str(exc))
+    found = _write(database_url, lambda conn: core_apps.update_settings(conn, app, changes)
+                   if changes else core_apps.get_app(conn, app))
     click.echo(json.dumps(found.settings, indent=None if as_json else 2))
 
 
@@ -196,17 +200,9 @@ def app_settings_cmd(app, database_url, rate_limit, origins, time_zone, retentio
 @json_option
 def rotate_key_cmd(app, which, database_url, as_json):
     """Issue new keys for an app; the old ones stop working at once."""
-    engine = _engine(database_url)
-    try:
-        with write_connection(engine) as conn, conn.begin():
-            new = core_apps.rotate_keys(conn, app, public=which in ("public", "both"),
-                                        secret=which in ("secret", "both"))
-    except core_apps.AppError as exc:
-        _fail(str(exc))
-    if as_json:
-        click.echo(json.dumps(_new_app_json(new)))
-    else:
-        _print_keys(new)
+    _show_keys(_write(database_url, lambda conn: core_apps.rotate_keys(
+        conn, app, public=which in ("public", "both"), secret=which in ("secret", "both"))),
+        as_json)
 
 
 @click.command("retention")

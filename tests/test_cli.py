@@ -1,0 +1,109 @@
+"""The `growthkit` command, run as a real process against SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from harness import free_port, make_settings
+
+from growthkit.server.app import create_app
+
+
+def cli(database_url: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "GROWTHKIT_DATABASE_URL": database_url}
+    result = subprocess.run([sys.executable, "-m", "growthkit", *args], env=env,
+                            capture_output=True, text=True, timeout=60)
+    if check and result.returncode != 0:
+        raise AssertionError(f"growthkit {' '.join(args)} failed:\n{result.stderr}")
+    return result
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def test_migrate_is_idempotent(database_url):
+    first = cli(database_url, "migrate")
+    again = cli(database_url, "migrate")
+    assert "store at revision" in first.stdout and first.stdout == again.stdout
+
+
+def test_create_app_json_keys_work_and_secret_is_shown_once(database_url):
+    created = json.loads(cli(database_url, "create-app", "Shop", "--rate-limit", "7",
+                             "--json").stdout)
+    assert set(created) == {"id", "name", "publicKey", "secretKey"}
+    assert created["publicKey"].startswith("pk_") and created["secretKey"].startswith("sk_")
+    listed = json.loads(cli(database_url, "apps", "--json").stdout)
+    assert [a["id"] for a in listed] == [created["id"]]
+    assert listed[0]["settings"]["rateLimitPerMinute"] == 7
+    assert created["secretKey"] not in json.dumps(listed)
+    with TestClient(create_app(make_settings(database_url, None))) as client:
+        r = client.post("/api/v1/track", json={"fingerprint": "f", "events": [
+            {"eventName": "cli_check"}]}, headers=bearer(created["publicKey"]))
+        assert r.status_code == 200 and r.json()["accepted"] == 1
+        me = client.get("/api/v1/app", headers=bearer(created["secretKey"]))
+        assert me.status_code == 200 and me.json()["name"] == "Shop"
+    plain = cli(database_url, "create-app", "Other").stdout
+    assert "secret key:" in plain and "shown once" in plain
+
+
+def test_rotate_key_invalidates_the_old_key(database_url):
+    created = json.loads(cli(database_url, "create-app", "Shop", "--json").stdout)
+    rotated = json.loads(cli(database_url, "rotate-key", "Shop", "--json").stdout)
+    assert rotated["publicKey"] == created["publicKey"]
+    assert rotated["secretKey"] != created["secretKey"]
+    with TestClient(create_app(make_settings(database_url, None))) as client:
+        def status(key):
+            return client.get("/api/v1/app", headers=bearer(key)).status_code
+        assert status(created["secretKey"]) == 401
+        assert status(rotated["secretKey"]) == 200
+    both = json.loads(cli(database_url, "rotate-key", created["id"], "--which", "both",
+                          "--json").stdout)
+    assert both["publicKey"] != created["publicKey"]
+
+
+def test_app_settings_show_change_and_refuse_bad_values(database_url):
+    cli(database_url, "create-app", "Shop")
+    changed = json.loads(cli(database_url, "app-settings", "Shop", "--rate-limit", "250",
+                             "--time-zone", "Asia/Kathmandu", "--json").stdout)
+    assert changed["rateLimitPerMinute"] == 250 and changed["timeZone"] == "Asia/Kathmandu"
+    bad = cli(database_url, "app-settings", "Shop", "--time-zone", "Mars/Olympus", check=False)
+    assert bad.returncode == 2 and "not an IANA time zone" in bad.stderr
+    missing = cli(database_url, "app-settings", "Nope", check=False)
+    assert missing.returncode == 2 and "no app with id or name 'Nope'" in missing.stderr
+    empty = cli(database_url, "create-app", "  ", check=False)
+    assert empty.returncode == 2 and "name must be 1-200 characters" in empty.stderr
+
+
+@pytest.mark.parametrize("backend", [("sqlite", "memory")], indirect=True)
+def test_serve_demo_takes_a_curled_batch_and_stops_on_sigterm(database_url):
+    port = free_port()
+    env = {**os.environ, "GROWTHKIT_DATABASE_URL": database_url}
+    proc = subprocess.Popen([sys.executable, "-m", "growthkit", "serve", "--demo", "--port",
+                             str(port)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        banner, deadline = "", time.monotonic() + 30
+        while "Application startup complete" not in banner:
+            assert time.monotonic() < deadline and proc.poll() is None, banner
+            banner += proc.stdout.readline()
+        key = next(line.split()[2] for line in banner.splitlines()
+                   if line.startswith("public key:"))
+        assert "curl -s" in banner and key in banner
+        r = httpx.post(f"http://127.0.0.1:{port}/api/v1/track", headers={
+            "Authorization": f"Bearer {key}"}, json={"fingerprint": "fp_demo", "events": [
+                {"eventName": "page_viewed"}]})
+        assert r.json() == {"accepted": 1, "duplicates": 0, "rejected": []}
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        rest, _ = proc.communicate(timeout=30)
+    # uvicorn shuts down gracefully, then re-raises SIGTERM so the exit status tells why.
+    assert "Application shutdown complete" in rest and proc.returncode in (0, -signal.SIGTERM)
