@@ -101,7 +101,7 @@ def _statement(q: FunnelQuery):
 
 def step_rows(conn: Connection, q: FunnelQuery) -> Iterator[tuple[str, int, int]]:
     """The (fingerprint, mask, timestamp) rows the walk reads, streamed in batches."""
-    result = conn.execution_options(yield_per=FETCH_BATCH).execute(_statement(q))
+    result = conn.execute(_statement(q), execution_options={"yield_per": FETCH_BATCH})
     for part in result.partitions():
         yield from part
 
