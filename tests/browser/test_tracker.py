@@ -73,7 +73,7 @@ def test_ten_events_go_out_in_one_request(live_server, app, context, pages):
     tab.track("item_viewed", {"i": 9})
     events = tab.stored(10, app.id, "10 events")
     assert [e["properties"]["i"] for e in events] == list(range(10))
-    assert len(tab.requests) == 1
+    tab.wait(lambda: len(tab.requests) == 1, "the request to be reported")
     body = json.loads(tab.requests[0].post_data)
     assert len(body["events"]) == 10 and body["key"] == app.public
     assert len({e["id"] for e in body["events"]}) == 10
@@ -85,6 +85,9 @@ def test_interval_flush(live_server, app, context, pages):
     tab.js("gk.track('a'); gk.track('b')")  # in one task: no tick can fall between them
     events = tab.stored(2, app.id, "the interval flush")
     assert [e["name"] for e in events] == ["a", "b"]
+    # Playwright may report the request a moment after the rows are visible.
+    tab.wait(lambda: len(tab.requests) == 1, "the request to be reported")
+    tab.page.wait_for_timeout(400)  # a further interval passes: no second request
     assert len(tab.requests) == 1
 
 

@@ -87,7 +87,8 @@ def _serve(request: Request, name: str) -> Response:
     return Response(body, headers=headers, media_type=MEDIA_TYPE)
 
 
-@router.api_route("/sdk/growthkit.js", methods=["GET", "HEAD"],
+@router.head("/sdk/growthkit.js", include_in_schema=False)
+@router.get("/sdk/growthkit.js",
                   summary="The browser tracker (ES module)",
                   description="Load with `<script type=\"module\" src=\"…/sdk/growthkit.js\" "
                               "data-key=\"pk_…\">` or `import {init, track} from …`. "
@@ -96,7 +97,8 @@ def growthkit_js(request: Request) -> Response:
     return _serve(request, "growthkit.js")
 
 
-@router.api_route("/sdk/react.js", methods=["GET", "HEAD"],
+@router.head("/sdk/react.js", include_in_schema=False)
+@router.get("/sdk/react.js",
                   summary="The React bindings (GrowthKitProvider, useGrowthKit)",
                   description="An ES module importing `react` (map it with an import map) and "
                               "`./growthkit.js`.")
