@@ -22,6 +22,8 @@ ROLLUP_EVERY_S = 30.0
 FIRST_ROLLUP_AFTER_S = 5.0
 RETENTION_EVERY_S = 24 * 3600.0
 FIRST_RETENTION_AFTER_S = 60.0
+SQLITE_CHUNK_ROWS = 5_000
+SQLITE_PAUSE_S = 0.12
 
 
 class Maintenance:
@@ -60,8 +62,19 @@ class Maintenance:
                 await self._job("retention", self._retention)
             if now >= next_rollup:
                 next_rollup = now + ROLLUP_EVERY_S
-                await self._job("rollup refresh", lambda: refresh_rollups(
-                    self.engine, progress=self._check_stop))
+                await self._job("rollup refresh", self._refresh)
+
+    def _refresh(self) -> None:
+        if self.engine.dialect.name != "sqlite":
+            refresh_rollups(self.engine, progress=self._check_stop)
+            return
+        # SQLite has one write lock, and a waiting writer polls for it at up to 100 ms
+        # intervals: small steps with longer pauses keep ingest from waiting behind a refresh.
+        refresh_rollups(self.engine, chunk=SQLITE_CHUNK_ROWS, progress=self._pause)
+
+    def _pause(self, *args) -> None:  # noqa: ANN002
+        self._check_stop(*args)
+        time.sleep(SQLITE_PAUSE_S)
 
     def _check_stop(self, *_args) -> None:  # noqa: ANN002
         """Progress callback: end a long run between its steps when the server stops."""
