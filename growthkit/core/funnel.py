@@ -30,6 +30,8 @@ from growthkit.core.schema import activities
 MIN_STEPS = 2
 MAX_STEPS = 10
 FETCH_BATCH = 20_000
+# Per sort or hash node of one analytic query (SET LOCAL, so only these transactions).
+WORK_MEM = "128MB"
 
 
 @dataclass(frozen=True)
@@ -99,8 +101,17 @@ def _statement(q: FunnelQuery):
             .order_by(rows.c.fingerprint_id, rows.c.timestamp, rows.c.seq))
 
 
+def tune_for_scans(conn: Connection) -> None:
+    """On PostgreSQL, for the rest of this transaction: no JIT (compiling these plans costs
+    more than it saves) and room to sort and hash a month of steps in memory."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET LOCAL jit = off")
+        conn.exec_driver_sql(f"SET LOCAL work_mem = '{WORK_MEM}'")
+
+
 def step_rows(conn: Connection, q: FunnelQuery) -> Iterator[tuple[str, int, int]]:
     """The (fingerprint, mask, timestamp) rows the walk reads, streamed in batches."""
+    tune_for_scans(conn)
     result = conn.execute(_statement(q), execution_options={"yield_per": FETCH_BATCH})
     for part in result.partitions():
         yield from part

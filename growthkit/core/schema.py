@@ -74,8 +74,9 @@ activities = Table(
 Index("ix_activities_app_ts", activities.c.app_id, activities.c.timestamp)
 Index("ix_activities_app_fp_ts", activities.c.app_id, activities.c.fingerprint_id,
       activities.c.timestamp)
-Index("ix_activities_app_name_ts", activities.c.app_id, activities.c.event_name,
-      activities.c.timestamp)
+# Covering for funnels and "did X" segments (migration 0006; seq is SQLite's rowid).
+Index("ix_activities_app_name_ts_fp", activities.c.app_id, activities.c.event_name,
+      activities.c.timestamp, activities.c.fingerprint_id, postgresql_include=["seq"])
 
 credit_operations = Table(
     "credit_operations",
@@ -97,52 +98,43 @@ Index("ix_credit_ops_app_fp_ts", credit_operations.c.app_id, credit_operations.c
 
 # Rollups (growthkit/core/rollups.py, retention.py): derived data, rebuilt from activities.
 # On SQLite they are WITHOUT ROWID tables: clustered on the key they are read and upserted by.
-# Event counts per app, event name and 15-minute UTC bucket; kept after retention deletes
-# the events, so counts, series and heatmaps stay exact for any zone at 15-minute resolution.
-rollup_counts = Table(
-    "rollup_counts",
-    metadata,
-    Column("app_id", String(40), primary_key=True),
-    Column("bucket", BigInteger, primary_key=True),
-    Column("event_name", String(200), primary_key=True),
-    Column("events", BigInteger, nullable=False),
-    sqlite_with_rowid=False,
-)
+def _count_rollup(name: str) -> Table:
+    """Event counts per app, UTC bucket (its start, epoch ms) and event name."""
+    return Table(
+        name,
+        metadata,
+        Column("app_id", String(40), primary_key=True),
+        Column("bucket", BigInteger, primary_key=True),
+        Column("event_name", String(200), primary_key=True),
+        Column("events", BigInteger, nullable=False),
+        sqlite_with_rowid=False,
+    )
 
+
+def _presence_rollup(name: str) -> Table:
+    """Which fingerprints and sessions were active per app and UTC bucket."""
+    return Table(
+        name,
+        metadata,
+        Column("app_id", String(40), primary_key=True),
+        Column("bucket", BigInteger, primary_key=True),
+        Column("fingerprint_id", String(128), primary_key=True),
+        Column("session_id", String(128), primary_key=True),
+        sqlite_with_rowid=False,
+    )
+
+
+# Event counts per 15-minute UTC bucket; kept after retention deletes the events, so counts,
+# series and heatmaps stay exact for any zone at 15-minute resolution.
+rollup_counts = _count_rollup("rollup_counts")
 # The same per whole UTC hour: 4x fewer rows for the zones whose offsets are whole hours.
-rollup_hourly = Table(
-    "rollup_hourly",
-    metadata,
-    Column("app_id", String(40), primary_key=True),
-    Column("bucket", BigInteger, primary_key=True),
-    Column("event_name", String(200), primary_key=True),
-    Column("events", BigInteger, nullable=False),
-    sqlite_with_rowid=False,
-)
+rollup_hourly = _count_rollup("rollup_hourly")
 
-# Which fingerprints and sessions were active per app and UTC hour: distinct users and
-# sessions over a range are counted over it (one row per session-hour, not per event).
-# Deleted with the events by retention.
-rollup_presence = Table(
-    "rollup_presence",
-    metadata,
-    Column("app_id", String(40), primary_key=True),
-    Column("bucket", BigInteger, primary_key=True),
-    Column("fingerprint_id", String(128), primary_key=True),
-    Column("session_id", String(128), primary_key=True),
-    sqlite_with_rowid=False,
-)
-
+# Presence per UTC hour: distinct users and sessions over a range are counted over it (one
+# row per session-hour, not per event). Deleted with the events by retention.
+rollup_presence = _presence_rollup("rollup_presence")
 # The same per 15 minutes, for the users heatmap in zones such as +05:45 and +05:30.
-rollup_presence_15m = Table(
-    "rollup_presence_15m",
-    metadata,
-    Column("app_id", String(40), primary_key=True),
-    Column("bucket", BigInteger, primary_key=True),
-    Column("fingerprint_id", String(128), primary_key=True),
-    Column("session_id", String(128), primary_key=True),
-    sqlite_with_rowid=False,
-)
+rollup_presence_15m = _presence_rollup("rollup_presence_15m")
 
 # What retention keeps of deleted events: per UTC day and event name ('*' = all events)
 # the count and the distinct users and sessions of that day.
