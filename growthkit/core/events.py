@@ -54,19 +54,12 @@ class EventIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     id: str | None = Field(None, min_length=1, max_length=64)
-    eventName: str
+    eventName: str = Field(pattern=EVENT_NAME.pattern)  # checked in Rust, no Python call
     properties: dict[str, Any] | None = None
     timestamp: Millis | None = None
     fingerprint: str | None = None
     sessionId: str | None = None
     context: dict[str, Any] | None = None
-
-    @field_validator("eventName")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        if not EVENT_NAME.match(v):
-            raise ValueError(EVENT_NAME_RULE)
-        return v
 
     _fp = field_validator("fingerprint")(classmethod(lambda cls, v: _check_fingerprint(v)))
     _sid = field_validator("sessionId")(classmethod(lambda cls, v: _check_session(v)))
@@ -106,6 +99,8 @@ def describe(error: ValidationError, prefix: str = "") -> str:
             msg = f"must hold 1-{MAX_EVENTS} events"
         elif e["type"] == "missing":
             msg = "is required"
+        elif e["type"] == "string_pattern_mismatch" and loc.endswith("eventName"):
+            msg = EVENT_NAME_RULE
         elif e["type"] in FRIENDLY:
             msg = FRIENDLY[e["type"]]
         parts.append(msg if msg.startswith(loc.split(".")[-1]) else f"{prefix}{loc}: {msg}")
@@ -183,6 +178,7 @@ def parse_batch(data: dict, *, received_at: int, retention_days: int,
     oldest = received_at - retention_days * DAY_MS
     parsed = ParsedBatch(key=batch.key)
     check_size = body_size is None or body_size > MAX_EVENT_BYTES
+    shared_context: dict | None = None
     try:  # one validation call for the usual all-valid batch; event by event otherwise
         models: list[EventIn] | None = ALL_EVENTS.validate_python(batch.events)
     except ValidationError:
@@ -216,13 +212,19 @@ def parse_batch(data: dict, *, received_at: int, retention_days: int,
             parsed.reject(index, f"timestamp is older than the app's retention "
                                  f"({retention_days} days)")
             continue
-        context = {**(batch.context or {}), **(ev.context or {})}
+        # Events without a context of their own share the batch's, enriched once.
+        if ev.context:
+            context = enrich({**(batch.context or {}), **ev.context}, user_agent)
+        else:
+            if shared_context is None:
+                shared_context = enrich(dict(batch.context or {}), user_agent)
+            context = shared_context
         parsed.events.append((index, Event(
             id=ev.id or str(uuid.uuid4()),
             fingerprint=fingerprint,
             event_name=ev.eventName,
             properties=ev.properties,
-            context=enrich(context, user_agent),
+            context=context,
             session_id=ev.sessionId or batch.sessionId,
             timestamp=stored_ts,
             received_at=received_at,
