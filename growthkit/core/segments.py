@@ -28,6 +28,7 @@ from sqlalchemy import (
 
 from growthkit.core.clock import to_iso
 from growthkit.core.filters import PropertyCondition
+from growthkit.core.funnel import tune_for_scans
 from growthkit.core.schema import activities, leads
 
 DAY_MS = 86_400_000
@@ -179,6 +180,7 @@ def builtin_clause(app_id: str, segment: str, as_of: int,
 
 
 def count(conn: Connection, clause: ColumnElement) -> int:
+    tune_for_scans(conn)
     return conn.execute(select(func.count()).select_from(leads).where(clause)).scalar_one()
 
 
@@ -219,6 +221,7 @@ def members(conn: Connection, app_id: str, clause: ColumnElement, as_of: int,
     page in one GROUP BY.
     """
     l = leads.c  # noqa: E741
+    tune_for_scans(conn)
     page = conn.execute(
         select(l.id, l.fingerprint, l.email, l.name, l.first_seen, l.last_seen)
         .where(clause, l.id < after_id if after_id is not None else true())
