@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from fastapi.testclient import TestClient
+from harness import Server, make_settings
 
 from growthkit.core.clock import now_ms, parse_time, to_iso
+from growthkit.server.app import create_app
 
 S = 1000
 H = 3600 * S
@@ -172,6 +175,32 @@ def test_default_range_is_the_last_30_days_and_apps_are_isolated(server, app):
     assert users(r.json()) == [1, 1]
     start, end = parse_time(r.json()["from"]), parse_time(r.json()["to"])
     assert end - start == 30 * DAY and 0 <= end - now < 60_000
+
+
+def test_answers_are_cached_briefly_per_app_and_body(database_url, redis_url, base):
+    asgi = create_app(make_settings(database_url, redis_url, query_cache_seconds=60))
+    with TestClient(asgi) as client:
+        server = Server(client=client, engine=asgi.state.growthkit.engine)
+        one, two = (server.create_app(n, rateLimitPerMinute=1000) for n in ("One", "Two"))
+        send(server, one, "a", ("signup", base), ("purchase", base + H))
+        send(server, two, "z", ("signup", base), ("purchase", base + H))
+
+        def post(app, steps, window=DAY // S):
+            body = {"steps": [{"eventName": s} for s in steps], "windowSeconds": window,
+                    "from": to_iso(base - DAY), "to": to_iso(base + DAY)}
+            return client.post(URL, json=body, headers={"Authorization": f"Bearer {app.secret}"})
+
+        first = post(one, ["signup", "purchase"])
+        send(server, one, "b", ("signup", base), ("purchase", base + H))
+        again = post(one, ["signup", "purchase"])
+        assert first.headers["x-cache"] == "miss" and again.headers["x-cache"] == "hit"
+        assert users(again.json()) == users(first.json()) == [1, 1]
+        # Another body (here the window) or another app is another answer.
+        wider = post(one, ["signup", "purchase"], window=2 * DAY // S)
+        assert wider.headers["x-cache"] == "miss" and users(wider.json()) == [2, 2]
+        other = post(two, ["signup", "purchase"])
+        assert other.headers["x-cache"] == "miss" and users(other.json()) == [1, 1]
+        assert post(one, ["signup", "activate"]).headers["x-cache"] == "miss"
 
 
 def test_keys_are_required(server, app):

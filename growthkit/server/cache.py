@@ -1,4 +1,4 @@
-"""A short server-side TTL cache for dashboard answers, keyed by app + path + query string.
+"""A short server-side TTL cache for dashboard answers, keyed by app + path + query (+ body).
 
 Consoles poll the same stats every few seconds; within `ttl` identical requests of one app
 share one computation (concurrent ones wait for the first instead of querying again).
@@ -89,10 +89,15 @@ def query_cache(request: Request) -> QueryCache:
     return cache
 
 
-async def cached_json(request: Request, app_id: str, compute: Callable[[], Any]) -> Response:
-    """JSON of `compute()` (run in a thread), shared with identical requests within the TTL."""
+async def cached_json(request: Request, app_id: str, compute: Callable[[], Any],
+                      body_key: bytes | None = None) -> Response:
+    """JSON of `compute()` (run in a thread), shared with identical requests within the TTL.
+
+    `body_key`: for POST queries, a canonical form of the parsed body (part of the key).
+    """
     cache = query_cache(request)
-    key = (app_id, request.url.path, tuple(sorted(request.query_params.multi_items())))
+    key = (app_id, request.url.path, tuple(sorted(request.query_params.multi_items())),
+           body_key)
     body, hit = await cache.get_or_compute(key, compute)
     headers = {"X-Cache": "hit" if hit else "miss",
                "Cache-Control": f"private, max-age={int(cache.ttl)}"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.responses import Response
@@ -13,7 +14,8 @@ from growthkit.core.clock import now_ms, parse_time, to_iso
 from growthkit.core.filters import FilterError, PropertyCondition
 from growthkit.core.funnel import MAX_STEPS, MIN_STEPS, FunnelQuery, FunnelStep, run_funnel
 from growthkit.server.auth import secret_app, state_of
-from growthkit.server.errors import ApiError, json_response
+from growthkit.server.cache import cached_json
+from growthkit.server.errors import ApiError
 from growthkit.server.params import ERROR_RESPONSES
 
 router = APIRouter(tags=["analytics"])
@@ -106,7 +108,7 @@ def _time(value: str | int | None, field: str, default: int) -> int:
 
 @router.post("/api/v1/analytics/funnel", summary="Funnel conversion", description=FUNNEL_DOC,
              response_model=FunnelOut, responses=ERROR_RESPONSES)
-def funnel(body: FunnelIn, request: Request, app: App = Depends(secret_app)) -> Response:
+async def funnel(body: FunnelIn, request: Request, app: App = Depends(secret_app)) -> Response:
     end = _time(body.end, "to", now_ms())
     start = _time(body.start, "from", end - DEFAULT_RANGE_DAYS * DAY_MS)
     if start >= end:
@@ -116,8 +118,14 @@ def funnel(body: FunnelIn, request: Request, app: App = Depends(secret_app)) -> 
              for i, s in enumerate(body.steps)]
     query = FunnelQuery(app_id=app.id, steps=steps, window_ms=body.windowSeconds * 1000,
                         start=start, end=end, conditions=_conditions(body.where, "where"))
-    with state_of(request).engine.connect() as conn:
-        results = run_funnel(conn, query)
-    return json_response({"from": to_iso(start), "to": to_iso(end),
-                          "windowSeconds": body.windowSeconds,
-                          "steps": [r.as_json() for r in results]})
+    engine = state_of(request).engine
+
+    def compute() -> dict:
+        with engine.connect() as conn:
+            results = run_funnel(conn, query)
+        return {"from": to_iso(start), "to": to_iso(end), "windowSeconds": body.windowSeconds,
+                "steps": [r.as_json() for r in results]}
+
+    # Dashboards re-send the same funnel: identical bodies share one answer for the TTL.
+    key = orjson.dumps(body.model_dump(by_alias=True), option=orjson.OPT_SORT_KEYS)
+    return await cached_json(request, app.id, compute, body_key=key)
