@@ -14,7 +14,7 @@ import orjson
 from sqlalchemy import Connection, case, select, tuple_
 
 from growthkit.core.events import Event
-from growthkit.core.schema import activities, leads
+from growthkit.core.schema import leads
 from growthkit.core.store import insert
 
 SESSION_GAP_MS = 30 * 60 * 1000
@@ -129,16 +129,43 @@ def _insert_activities(conn: Connection, rows: list[tuple[str, Event]]) -> dict:
             result = conn.exec_driver_sql(PG_INSERT, params)
             inserted.update(((r.app_id, r.id), r.seq) for r in result)
         return inserted
-    stmt = (insert(conn, activities)
-            .on_conflict_do_nothing(index_elements=[activities.c.app_id, activities.c.id])
-            .returning(activities.c.app_id, activities.c.id, activities.c.seq))
-    for i in range(0, len(rows), CHUNK):
-        params = [{"id": e.id, "app_id": app_id, "fingerprint_id": e.fingerprint,
-                   "event_name": e.event_name, "properties": e.properties, "context": e.context,
-                   "session_id": e.session_id, "timestamp": e.timestamp,
-                   "received_at": e.received_at} for app_id, e in rows[i:i + CHUNK]]
-        inserted.update(((r.app_id, r.id), r.seq) for r in conn.execute(stmt, params))
-    return inserted
+    return _insert_sqlite(conn, rows)
+
+
+SQLITE_INSERT = ("INSERT INTO activities (id, app_id, fingerprint_id, event_name, properties, "
+                 "context, session_id, timestamp, received_at) VALUES (?,?,?,?,?,?,?,?,?)")
+
+
+def _insert_sqlite(conn: Connection, rows: list[tuple[str, Event]]) -> dict:
+    """SQLite: look up the ids first, then one executemany of the new rows.
+
+    The transaction holds SQLite's write lock from its first write on, so nothing else can
+    insert in between, and each new rowid is one more than the largest: the new rows get
+    seq last-n+1 … last, in order. A plain INSERT (no ON CONFLICT) would fail loudly if that
+    reasoning were ever wrong, rather than hand out wrong seqs.
+    """
+    existing: set[tuple[str, str]] = set()
+    by_app: dict[str, list[str]] = {}
+    for app_id, e in rows:
+        by_app.setdefault(app_id, []).append(e.id)
+    for app_id, ids in by_app.items():
+        for i in range(0, len(ids), CHUNK):
+            part = ids[i:i + CHUNK]
+            found = conn.exec_driver_sql(
+                "SELECT id FROM activities WHERE app_id = ? AND id IN "
+                f"({','.join('?' * len(part))})", (app_id, *part))
+            existing.update((app_id, r[0]) for r in found)
+    new = [(a, e) for a, e in rows if (a, e.id) not in existing]
+    if not new:
+        return {}
+    conn.exec_driver_sql(SQLITE_INSERT, [
+        (e.id, a, e.fingerprint, e.event_name,
+         None if e.properties is None else orjson.dumps(e.properties).decode(),
+         orjson.dumps(e.context).decode(), e.session_id, e.timestamp, e.received_at)
+        for a, e in new])
+    last = conn.exec_driver_sql("SELECT last_insert_rowid()").scalar()
+    first = last - len(new) + 1
+    return {(a, e.id): first + n for n, (a, e) in enumerate(new)}
 
 
 def write_batches(conn: Connection, batches: Sequence[BatchWrite]) -> list[WriteResult]:
