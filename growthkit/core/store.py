@@ -30,8 +30,13 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def open_engine(url: str, *, busy_timeout_ms: int = 5000, pool_size: int = 10) -> Engine:
-    """An engine for `url`; SQLite gets WAL, a busy timeout and foreign keys."""
+def open_engine(url: str, *, busy_timeout_ms: int = 5000, pool_size: int = 10,
+                wal_autocheckpoint: int = 1000) -> Engine:
+    """An engine for `url`; SQLite gets WAL, a busy timeout and foreign keys.
+
+    `wal_autocheckpoint` (pages): a process that checkpoints in the background (the server,
+    see `checkpoint`) raises it, so commits seldom pay for a checkpoint themselves.
+    """
     url = normalize_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -49,6 +54,7 @@ def open_engine(url: str, *, busy_timeout_ms: int = 5000, pool_size: int = 10) -
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+            cur.execute(f"PRAGMA wal_autocheckpoint={int(wal_autocheckpoint)}")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
 
@@ -67,6 +73,13 @@ def open_engine(url: str, *, busy_timeout_ms: int = 5000, pool_size: int = 10) -
 def write_connection(engine: Engine):
     """A connection whose transactions are writes (BEGIN IMMEDIATE on SQLite)."""
     return engine.connect().execution_options(write=True)
+
+
+def checkpoint(engine: Engine) -> None:
+    """SQLite: copy the write-ahead log into the database without blocking writers."""
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
 
 def alembic_config(engine: Engine) -> Config:

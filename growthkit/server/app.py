@@ -37,6 +37,8 @@ from growthkit.server.writer import GroupWriter
 
 log = logging.getLogger("growthkit.server")
 SHUTDOWN_STEP_SECONDS = 5
+# SQLite: the maintenance task checkpoints every second; commits only do it past ~80 MB.
+SERVER_WAL_AUTOCHECKPOINT = 20_000
 
 
 class GrowthKitAPI(FastAPI):
@@ -61,7 +63,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        engine = open_engine(settings.database_url, busy_timeout_ms=settings.write_timeout_ms)
+        engine = open_engine(settings.database_url, busy_timeout_ms=settings.write_timeout_ms,
+                             wal_autocheckpoint=SERVER_WAL_AUTOCHECKPOINT)
         migrate(engine)
         writer = GroupWriter(engine, settings.group_commit_events)
         state = ServerState(settings, engine, writer, EventRateLimiter(settings.redis_url))

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 
 from growthkit.core.retention import run_retention
 from growthkit.core.rollups import refresh_rollups
+from growthkit.core.store import checkpoint
 
 log = logging.getLogger("growthkit.server.maintenance")
 
@@ -22,6 +23,7 @@ ROLLUP_EVERY_S = 30.0
 FIRST_ROLLUP_AFTER_S = 5.0
 RETENTION_EVERY_S = 24 * 3600.0
 FIRST_RETENTION_AFTER_S = 60.0
+CHECKPOINT_EVERY_S = 1.0
 SQLITE_CHUNK_ROWS = 5_000
 SQLITE_PAUSE_S = 0.12
 
@@ -30,18 +32,26 @@ class Maintenance:
     def __init__(self, engine: Engine):
         self.engine = engine
         self._stop = asyncio.Event()
-        self._task: asyncio.Task | None = None
+        self._tasks: list[asyncio.Task] = []
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="growthkit-maintenance")
+        self._tasks.append(asyncio.create_task(self._run(), name="growthkit-maintenance"))
+        if self.engine.dialect.name == "sqlite":
+            self._tasks.append(asyncio.create_task(self._checkpoints(),
+                                                   name="growthkit-checkpoints"))
 
     async def stop(self) -> None:
         self._stop.set()
-        if self._task is not None:
+        for task in self._tasks:
             try:
-                await asyncio.wait_for(self._task, timeout=30)
+                await asyncio.wait_for(task, timeout=30)
             except TimeoutError:
-                log.warning("maintenance did not stop within 30 s; abandoning it")
+                log.warning("%s did not stop within 30 s; abandoning it", task.get_name())
+
+    async def _checkpoints(self) -> None:
+        """SQLite: checkpoint the WAL every second, off the commit path of the ingest."""
+        while await self._sleep(CHECKPOINT_EVERY_S):
+            await self._job("checkpoint", lambda: checkpoint(self.engine))
 
     async def _sleep(self, seconds: float) -> bool:
         """Wait; False once stopping."""
