@@ -15,17 +15,10 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from growthkit.core import cursors
 from growthkit.core.apps import get_app
 from growthkit.core.clock import now_ms, to_iso
-from growthkit.core.leads import (
-    LeadError,
-    check_limit,
-    check_order,
-    decode_cursor,
-    encode_cursor,
-    get_lead,
-    keyset_after,
-)
+from growthkit.core.leads import LeadError, check_limit, check_order, get_lead
 from growthkit.core.schema import credit_operations, leads
 from growthkit.core.store import insert
 
@@ -170,17 +163,16 @@ def history(conn: Connection, app_id: str, fingerprint: str, *, order: str = "de
     get_lead(conn, app_id, fingerprint)
     check_order(order)
     check_limit(limit)
-    after = decode_cursor(f"credits:{order}", cursor, 2)
+    after = cursors.decode(f"credits:{order}", cursor, 2)
     where = [ops.app_id == app_id, ops.fingerprint_id == fingerprint]
     if after is not None:
-        where.append(keyset_after([ops.timestamp, ops.seq], after, order))
-    direction = (lambda c: c.asc()) if order == "asc" else (lambda c: c.desc())
+        where.append(cursors.keyset_after([ops.timestamp, ops.seq], after, order))
     rows = conn.execute(select(credit_operations).where(*where)
-                        .order_by(direction(ops.timestamp), direction(ops.seq))
+                        .order_by(*cursors.keyset_order([ops.timestamp, ops.seq], order))
                         .limit(limit + 1)).all()
     more = len(rows) > limit
     rows = rows[:limit]
     return {"balance": balance(conn, app_id, fingerprint),
             "data": [operation_json(r) for r in rows],
-            "nextCursor": encode_cursor(f"credits:{order}", [rows[-1].timestamp, rows[-1].seq])
+            "nextCursor": cursors.encode(f"credits:{order}", [rows[-1].timestamp, rows[-1].seq])
             if more else None}

@@ -65,7 +65,7 @@ class PropertyCondition:
             return text == self.value
         if self.op == "ne":
             return or_(text.is_(None), text != self.value)
-        return text.ilike(f"%{_escape_like(self.value or '')}%", escape="\\")
+        return text.ilike(f"%{escape_like(self.value or '')}%", escape="\\")
 
 
 def _as_text(value: Any) -> str:
@@ -74,7 +74,8 @@ def _as_text(value: Any) -> str:
     return str(value)
 
 
-def _escape_like(text: str) -> str:
+def escape_like(text: str) -> str:
+    """`text` as a literal inside a LIKE pattern (use with escape="\\")."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
@@ -106,7 +107,7 @@ class ActivityFilter:
             out.append(c.session_id == self.session_id)
         out.extend(cond.clause(table) for cond in self.conditions)
         if self.search:
-            pattern = f"%{_escape_like(self.search)}%"
+            pattern = f"%{escape_like(self.search)}%"
             out.append(or_(c.event_name.ilike(pattern, escape="\\"),
                            func.lower(cast(c.properties, String)).like(
                                pattern.lower(), escape="\\")))

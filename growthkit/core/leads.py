@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import base64
 import re
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
-from sqlalchemy import Connection, and_, func, or_, select, update
+from sqlalchemy import Connection, func, or_, select, update
 
-from growthkit.core import feed
+from growthkit.core import cursors, feed
 from growthkit.core.clock import to_iso
-from growthkit.core.filters import ActivityFilter
+from growthkit.core.filters import ActivityFilter, escape_like
 from growthkit.core.frequency import top_events
 from growthkit.core.heatmap import heatmap
 from growthkit.core.schema import activities, leads
@@ -33,30 +32,6 @@ class LeadError(ValueError):
         self.message = message
 
 
-# --- cursors: opaque to clients, a tagged list of integers inside --------------------------
-
-def encode_cursor(kind: str, values: list[int]) -> str:
-    raw = orjson.dumps({"k": kind, "v": values})
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(kind: str, cursor: str | None, size: int) -> list[int] | None:
-    """The integers of a cursor made by `encode_cursor(kind, …)`; LeadError(400) otherwise."""
-    if not cursor:
-        return None
-    try:
-        data = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        values = data["v"]
-        ok = (data["k"] == kind and isinstance(values, list) and len(values) == size
-              and all(isinstance(v, int) and not isinstance(v, bool) for v in values))
-    except (ValueError, TypeError, KeyError):
-        ok = False
-    if not ok:
-        raise LeadError(400, "cursor is not valid here: pass the nextCursor of the previous "
-                             "page of the same request")
-    return values
-
-
 def check_limit(limit: int) -> int:
     if not 1 <= limit <= MAX_LIMIT:
         raise LeadError(422, f"limit must be between 1 and {MAX_LIMIT}")
@@ -67,22 +42,6 @@ def check_order(order: str) -> str:
     if order not in ORDERS:
         raise LeadError(422, f"order must be asc or desc, not {order!r}")
     return order
-
-
-def keyset_after(cols: list, values: list, order: str):
-    """SQL: the row tuple comes after `values` in `order` (lexicographic, portable)."""
-    later = (lambda c, v: c > v) if order == "asc" else (lambda c, v: c < v)
-    clause = later(cols[-1], values[-1])
-    for col, value in zip(reversed(cols[:-1]), reversed(values[:-1]), strict=True):
-        clause = or_(later(col, value), and_(col == value, clause))
-    # A plain range on the first column as well, so the index bounds the scan (an OR alone
-    # does not on PostgreSQL).
-    bound = cols[0] >= values[0] if order == "asc" else cols[0] <= values[0]
-    return and_(bound, clause) if len(cols) > 1 else clause
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 # --- reading leads -------------------------------------------------------------------------
@@ -121,10 +80,10 @@ def search_leads(conn: Connection, app_id: str, *, q: str | None = None,
         raise LeadError(422, f"sort must be one of {', '.join(SORTS)}, not {sort!r}")
     check_order(order)
     check_limit(limit)
-    after = decode_cursor(f"leads:{sort}:{order}", cursor, 2)
+    after = cursors.decode(f"leads:{sort}:{order}", cursor, 2)
     where = [leads.c.app_id == app_id]
     if q and q.strip():
-        text = _escape_like(q.strip().lower())
+        text = escape_like(q.strip().lower())
         where.append(or_(func.lower(leads.c.fingerprint).like(text + "%", escape="\\"),
                          func.lower(leads.c.email).like(f"%{text}%", escape="\\"),
                          func.lower(leads.c.name).like(f"%{text}%", escape="\\")))
@@ -140,9 +99,8 @@ def search_leads(conn: Connection, app_id: str, *, q: str | None = None,
         key = SORTS[sort]
         base = select(leads)
     if after is not None:
-        where.append(keyset_after([key, leads.c.id], after, order))
-    direction = (lambda c: c.asc()) if order == "asc" else (lambda c: c.desc())
-    rows = conn.execute(base.where(*where).order_by(direction(key), direction(leads.c.id))
+        where.append(cursors.keyset_after([key, leads.c.id], after, order))
+    rows = conn.execute(base.where(*where).order_by(*cursors.keyset_order([key, leads.c.id], order))
                         .limit(limit + 1)).all()
     more = len(rows) > limit
     rows = rows[:limit]
@@ -155,7 +113,7 @@ def search_leads(conn: Connection, app_id: str, *, q: str | None = None,
     if more and rows:
         last = rows[-1]
         value = last.events if sort == "events" else getattr(last, key.name)
-        next_cursor = encode_cursor(f"leads:{sort}:{order}", [value, last.id])
+        next_cursor = cursors.encode(f"leads:{sort}:{order}", [value, last.id])
     return {"data": data, "nextCursor": next_cursor}
 
 
@@ -191,12 +149,7 @@ def lead_activities(conn: Connection, flt: ActivityFilter, *, order: str = "desc
     check_order(order)
     check_limit(limit)
     get_lead(conn, flt.app_id, flt.fingerprint)
-    try:
-        return feed.list_activities(conn, flt, order=order, limit=limit,
-                                    cursor=cursor).to_json()
-    except feed.CursorError:
-        raise LeadError(400, "cursor is not valid here: pass the nextCursor of the previous "
-                             "page of the same request") from None
+    return feed.list_activities(conn, flt, order=order, limit=limit, cursor=cursor).to_json()
 
 
 # --- editing a lead's profile --------------------------------------------------------------

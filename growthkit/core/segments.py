@@ -8,7 +8,6 @@ as_of - D days <= timestamp <= as_of.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -26,6 +25,7 @@ from sqlalchemy import (
     true,
 )
 
+from growthkit.core import cursors
 from growthkit.core.clock import to_iso
 from growthkit.core.filters import PropertyCondition
 from growthkit.core.funnel import tune_for_scans
@@ -198,19 +198,9 @@ def summary(conn: Connection, app_id: str, as_of: int, event: str | None = None)
     return out
 
 
-# Cursors pin the moment a listing is evaluated at, so later pages agree with the first.
-def encode_cursor(as_of: int, lead_id: int) -> str:
-    return base64.urlsafe_b64encode(f"{as_of}.{lead_id}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[int, int]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        as_of, lead_id = raw.split(".")
-        return int(as_of), int(lead_id)
-    except (ValueError, UnicodeDecodeError):
-        raise SegmentError("cursor: not a cursor from this listing; pass back nextCursor "
-                           "exactly as received") from None
+# Member cursors are cursors.encode(CURSOR_KIND, [as_of, last lead id]): they pin the moment
+# a listing is evaluated at, so later pages agree with the first.
+CURSOR_KIND = "segments:members"
 
 
 def members(conn: Connection, app_id: str, clause: ColumnElement, as_of: int,
@@ -239,4 +229,4 @@ def members(conn: Connection, app_id: str, clause: ColumnElement, as_of: int,
     data = [{"fingerprint": r.fingerprint, "email": r.email, "name": r.name,
              "firstSeen": to_iso(r.first_seen), "lastSeen": to_iso(r.last_seen),
              "events": counts.get(r.fingerprint, 0)} for r in page]
-    return data, encode_cursor(as_of, page[-1].id) if more else None
+    return data, cursors.encode(CURSOR_KIND, [as_of, page[-1].id]) if more else None

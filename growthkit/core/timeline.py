@@ -14,17 +14,10 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from growthkit.core import cursors
 from growthkit.core.clock import to_iso
 from growthkit.core.filters import ActivityFilter
-from growthkit.core.leads import (
-    LeadError,
-    check_limit,
-    check_order,
-    decode_cursor,
-    encode_cursor,
-    get_lead,
-    keyset_after,
-)
+from growthkit.core.leads import LeadError, check_limit, check_order, get_lead
 from growthkit.core.schema import activities, credit_operations
 
 KINDS = ("event", "credit")
@@ -37,7 +30,7 @@ def _after(ts_col, seq_col, rank: int, cursor: list[int] | None, order: str) -> 
         return []
     c_ts, c_rank, c_seq = cursor
     if rank == c_rank:
-        return [keyset_after([ts_col, seq_col], [c_ts, c_seq], order)]
+        return [cursors.keyset_after([ts_col, seq_col], [c_ts, c_seq], order)]
     # Another source: at the cursor's millisecond its rows come after the cursor item only if
     # their rank sorts after it in this order.
     ties_follow = rank > c_rank if order == "asc" else rank < c_rank
@@ -51,10 +44,9 @@ def _events(conn: Connection, app_id: str, fingerprint: str, start: int | None,
     a = activities.c
     where = ActivityFilter(app_id, start=start, end=end, fingerprint=fingerprint).clauses()
     where += _after(a.timestamp, a.seq, RANK["event"], cursor, order)
-    direction = (lambda c: c.asc()) if order == "asc" else (lambda c: c.desc())
     rows = conn.execute(select(a.seq, a.id, a.event_name, a.properties, a.session_id,
                                a.timestamp).where(*where)
-                        .order_by(direction(a.timestamp), direction(a.seq)).limit(n))
+                        .order_by(*cursors.keyset_order([a.timestamp, a.seq], order)).limit(n))
     return [{"key": (r.timestamp, RANK["event"], r.seq), "kind": "event", "name": r.event_name,
              "details": {"id": r.id, "sessionId": r.session_id,
                          "properties": r.properties or {}}} for r in rows]
@@ -69,10 +61,9 @@ def _credits(conn: Connection, app_id: str, fingerprint: str, start: int | None,
     if end is not None:
         where.append(c.timestamp < end)
     where += _after(c.timestamp, c.seq, RANK["credit"], cursor, order)
-    direction = (lambda col: col.asc()) if order == "asc" else (lambda col: col.desc())
     rows = conn.execute(select(c.seq, c.id, c.action, c.amount, c.balance_after, c.reason,
                                c.timestamp).where(*where)
-                        .order_by(direction(c.timestamp), direction(c.seq)).limit(n))
+                        .order_by(*cursors.keyset_order([c.timestamp, c.seq], order)).limit(n))
     return [{"key": (r.timestamp, RANK["credit"], r.seq), "kind": "credit", "name": r.action,
              "details": {"id": r.id, "amount": r.amount, "balanceAfter": r.balance_after,
                          "reason": r.reason}} for r in rows]
@@ -92,10 +83,9 @@ def timeline(conn: Connection, app_id: str, fingerprint: str, *, kind: str | Non
         raise LeadError(422, "from must be earlier than to")
     get_lead(conn, app_id, fingerprint)
     tag = f"timeline:{order}:{kind or 'all'}"
-    after = decode_cursor(tag, cursor, 3)
+    after = cursors.decode(tag, cursor, 3)
     if after is not None and after[1] not in RANK.values():
-        raise LeadError(400, "cursor is not valid here: pass the nextCursor of the previous "
-                             "page of the same request")
+        raise cursors.CursorError()
 
     # The first limit+1 items of the merged list are among the first limit+1 of each source.
     items: list[dict] = []
@@ -115,5 +105,5 @@ def timeline(conn: Connection, app_id: str, fingerprint: str, *, kind: str | Non
                      "details": item["details"],
                      "gapSeconds": None if previous is None else abs(ts - previous) / 1000})
         previous = ts
-    next_cursor = encode_cursor(tag, list(items[-1]["key"])) if more else None
+    next_cursor = cursors.encode(tag, list(items[-1]["key"])) if more else None
     return {"data": data, "nextCursor": next_cursor}

@@ -4,7 +4,8 @@
 `eventName`, `from`, `to`, `fingerprint`, `sessionId`, `where` and `q` into the caller's
 ActivityFilter (growthkit.core.filters), answering 422 with the field and the rule when a
 value cannot be used. Endpoints that take only some of these filters (the live stream) call
-`activity_filter` with what they accept.
+`activity_filter` with what they accept. JSON bodies (funnels, segments) take property
+conditions as `Condition` items; `time_field` reads any time value.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import Depends, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from growthkit.core.apps import App
 from growthkit.core.clock import parse_time
@@ -31,14 +32,17 @@ WHERE_DOC = ("Property condition `path:op[:value]`, repeatable (all must hold). 
 Q_DOC = "Free-text search (case-insensitive) in the event name and the properties."
 
 
-def _time(name: str, value: str | None) -> int | None:
-    if value is None or not value.strip():
-        return None
+def time_field(value: str | int, field: str) -> int:
+    """A time given as ISO-8601 or epoch ms, in epoch ms; ApiError(422) naming `field`."""
     try:
         return parse_time(value)
     except (ValueError, OverflowError):
-        raise ApiError(422, f"{name} must be an ISO-8601 time (e.g. 2025-01-31T12:00:00Z) or "
-                            f"epoch milliseconds, not {value!r}") from None
+        raise ApiError(422, f"{field}: must be an ISO-8601 time (e.g. 2025-01-31T12:00:00Z) "
+                            f"or epoch milliseconds, not {value!r}") from None
+
+
+def _time(name: str, value: str | None) -> int | None:
+    return None if value is None or not value.strip() else time_field(value, name)
 
 
 def _names(values: list[str] | None) -> list[str]:
@@ -83,6 +87,27 @@ async def activity_filter_params(
     return activity_filter(app, event_names=event_name, start=start, end=end,
                            fingerprint=fingerprint, session_id=session_id, where=where,
                            search=q)
+
+
+class Condition(BaseModel):
+    """A `{key, op, value}` property condition in a JSON body (see PropertyCondition)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: str = Field(min_length=1)
+    op: str = "eq"
+    value: Any = None
+
+
+def property_conditions(items: list[Condition], field: str) -> list[PropertyCondition]:
+    """A body's `Condition` list as PropertyConditions; ApiError(422) naming `field[i]`."""
+    out = []
+    for i, item in enumerate(items):
+        try:
+            out.append(PropertyCondition.from_json(item.model_dump()))
+        except FilterError as exc:
+            raise ApiError(422, f"{field}[{i}]: {exc}") from None
+    return out
 
 
 class StoredActivity(BaseModel):

@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from growthkit.core import feed
+from growthkit.core.cursors import CursorError
 from growthkit.core.filters import ActivityFilter
 from growthkit.server.auth import state_of
 from growthkit.server.errors import ApiError, json_response
@@ -42,7 +43,6 @@ async def list_activities(
 
     try:
         page = await run_in_threadpool(read)
-    except feed.CursorError as exc:
-        raise ApiError(400, f"{exc}: pass the nextCursor of a previous page, "
-                            "or leave cursor out for the first page") from None
+    except CursorError as exc:
+        raise ApiError(400, f"{exc}, or leave cursor out for the first page") from None
     return json_response(page.to_json())

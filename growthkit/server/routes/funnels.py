@@ -10,13 +10,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.responses import Response
 
 from growthkit.core.apps import App
-from growthkit.core.clock import now_ms, parse_time, to_iso
-from growthkit.core.filters import FilterError, PropertyCondition
+from growthkit.core.clock import now_ms, to_iso
 from growthkit.core.funnel import MAX_STEPS, MIN_STEPS, FunnelQuery, FunnelStep, run_funnel
 from growthkit.server.auth import secret_app, state_of
 from growthkit.server.cache import cached_json
 from growthkit.server.errors import ApiError
-from growthkit.server.params import ERROR_RESPONSES
+from growthkit.server.params import ERROR_RESPONSES, Condition, property_conditions, time_field
 
 router = APIRouter(tags=["analytics"])
 
@@ -34,14 +33,6 @@ minus this step's; `medianSecondsToConvert` is the median time from the previous
 `where` (per step or top-level, applied to every step) is a list of `{{key, op, value}}`
 with op one of eq, ne, contains, exists, not_exists; keys may be dotted paths.
 """
-
-
-class Condition(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    key: str = Field(min_length=1)
-    op: str = "eq"
-    value: Any = None
 
 
 class StepIn(BaseModel):
@@ -86,38 +77,19 @@ class FunnelOut(BaseModel):
     steps: list[StepOut]
 
 
-def _conditions(items: list[Condition], field: str) -> list[PropertyCondition]:
-    out = []
-    for i, item in enumerate(items):
-        try:
-            out.append(PropertyCondition.from_json(item.model_dump()))
-        except FilterError as exc:
-            raise ApiError(422, f"{field}[{i}]: {exc}") from None
-    return out
-
-
-def _time(value: str | int | None, field: str, default: int) -> int:
-    if value is None:
-        return default
-    try:
-        return parse_time(value)
-    except (ValueError, OverflowError):
-        raise ApiError(422, f"{field}: must be an ISO-8601 time or epoch milliseconds, "
-                            f"not {value!r}") from None
-
-
 @router.post("/api/v1/analytics/funnel", summary="Funnel conversion", description=FUNNEL_DOC,
              response_model=FunnelOut, responses=ERROR_RESPONSES)
 async def funnel(body: FunnelIn, request: Request, app: App = Depends(secret_app)) -> Response:
-    end = _time(body.end, "to", now_ms())
-    start = _time(body.start, "from", end - DEFAULT_RANGE_DAYS * DAY_MS)
+    end = now_ms() if body.end is None else time_field(body.end, "to")
+    start = (end - DEFAULT_RANGE_DAYS * DAY_MS if body.start is None
+             else time_field(body.start, "from"))
     if start >= end:
         raise ApiError(422, f"from: the range must start before it ends "
                             f"(from {to_iso(start)}, to {to_iso(end)})")
-    steps = [FunnelStep(s.eventName, _conditions(s.where, f"steps[{i}].where"))
+    steps = [FunnelStep(s.eventName, property_conditions(s.where, f"steps[{i}].where"))
              for i, s in enumerate(body.steps)]
     query = FunnelQuery(app_id=app.id, steps=steps, window_ms=body.windowSeconds * 1000,
-                        start=start, end=end, conditions=_conditions(body.where, "where"))
+                        start=start, end=end, conditions=property_conditions(body.where, "where"))
     engine = state_of(request).engine
 
     def compute() -> dict:

@@ -13,6 +13,7 @@ from starlette.responses import Response
 from growthkit.core import credits as core_credits
 from growthkit.core import leads as core_leads
 from growthkit.core.apps import App
+from growthkit.core.cursors import CursorError
 from growthkit.core.store import write_connection
 from growthkit.core.timezones import zone
 from growthkit.server.auth import secret_app, state_of
@@ -71,11 +72,13 @@ class LeadDetails(Lead):
 
 @contextmanager
 def lead_errors() -> Iterator[None]:
-    """Core's LeadError (and bad time zones) as API errors."""
+    """Core's LeadError and CursorError (400) as API errors."""
     try:
         yield
     except core_leads.LeadError as exc:
         raise ApiError(exc.status, exc.message) from None
+    except CursorError as exc:
+        raise ApiError(400, str(exc)) from None
 
 
 @router.get("/leads", summary="Search and list leads",

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import ColumnElement
 from starlette.responses import Response
 
+from growthkit.core import cursors
 from growthkit.core import segments as core
 from growthkit.core.apps import App
-from growthkit.core.clock import now_ms, parse_time, to_iso
-from growthkit.core.filters import FilterError, PropertyCondition
+from growthkit.core.clock import now_ms, to_iso
 from growthkit.server.auth import secret_app, state_of
 from growthkit.server.cache import cached_json
 from growthkit.server.errors import ApiError, json_response
-from growthkit.server.params import ERROR_RESPONSES, ErrorBody
+from growthkit.server.params import (
+    ERROR_RESPONSES,
+    Condition,
+    ErrorBody,
+    property_conditions,
+    time_field,
+)
 
 router = APIRouter(tags=["analytics"])
 
@@ -39,14 +43,6 @@ QUERY_DOC = """Count and list the leads matching a custom rule: every `did` cond
 ("did eventName in the last days days"). `days` omitted means all stored history; `where` is
 a list of `{key, op, value}` property conditions. Example "did signup but not purchase":
 `{"did": [{"eventName": "signup"}], "didNot": [{"eventName": "purchase"}]}`."""
-
-
-class Condition(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    key: str = Field(min_length=1)
-    op: str = "eq"
-    value: Any = None
 
 
 class DidIn(BaseModel):
@@ -107,13 +103,7 @@ class SegmentsOut(BaseModel):
 
 
 def _as_of(value: str | int | None) -> int:
-    if value is None:
-        return now_ms()
-    try:
-        return parse_time(value)
-    except (ValueError, OverflowError):
-        raise ApiError(422, f"asOf: must be an ISO-8601 time or epoch milliseconds, "
-                            f"not {value!r}") from None
+    return now_ms() if value is None else time_field(value, "asOf")
 
 
 def _page(cursor: str | None, as_of: str | int | None) -> tuple[int, int | None]:
@@ -121,23 +111,13 @@ def _page(cursor: str | None, as_of: str | int | None) -> tuple[int, int | None]
     if not cursor:
         return _as_of(as_of), None
     try:
-        pinned, after = core.decode_cursor(cursor)
-    except core.SegmentError as exc:
+        pinned, after = cursors.decode(core.CURSOR_KIND, cursor, 2)
+    except cursors.CursorError as exc:
         raise ApiError(400, str(exc)) from None
     if as_of is not None and _as_of(as_of) != pinned:
         raise ApiError(400, f"asOf: this cursor continues a listing as of {to_iso(pinned)}; "
                             "leave asOf out or pass the same time")
     return pinned, after
-
-
-def _conditions(items: list[Condition], field: str) -> list[PropertyCondition]:
-    out = []
-    for i, item in enumerate(items):
-        try:
-            out.append(PropertyCondition.from_json(item.model_dump()))
-        except FilterError as exc:
-            raise ApiError(422, f"{field}[{i}]: {exc}") from None
-    return out
 
 
 def _builtin(app: App, segment: str, as_of: int, event: str | None) -> ColumnElement:
@@ -197,10 +177,10 @@ def query_segment(body: RuleIn, request: Request, app: App = Depends(secret_app)
                   limit: int = Query(50, ge=1, le=MAX_LIMIT)) -> Response:
     at, after = _page(cursor, body.asOf)
     rule = core.Rule(
-        did=[core.Did(d.eventName, _conditions(d.where, f"did[{i}].where"), d.atLeast, d.days)
-             for i, d in enumerate(body.did)],
-        did_not=[core.Did(d.eventName, _conditions(d.where, f"didNot[{i}].where"), 1, d.days)
-                 for i, d in enumerate(body.didNot)])
+        did=[core.Did(d.eventName, property_conditions(d.where, f"did[{i}].where"),
+                      d.atLeast, d.days) for i, d in enumerate(body.did)],
+        did_not=[core.Did(d.eventName, property_conditions(d.where, f"didNot[{i}].where"),
+                          1, d.days) for i, d in enumerate(body.didNot)])
     try:
         clause = core.rule_clause(app.id, rule, at)
     except core.SegmentError as exc:
