@@ -16,6 +16,7 @@ step, ordered by lead and time; Python walks them once, lead by lead.
 from __future__ import annotations
 
 import statistics
+import uuid
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -112,9 +113,29 @@ def tune_for_scans(conn: Connection) -> None:
 def step_rows(conn: Connection, q: FunnelQuery) -> Iterator[tuple[str, int, int]]:
     """The (fingerprint, mask, timestamp) rows the walk reads, streamed in batches."""
     tune_for_scans(conn)
-    result = conn.execute(_statement(q), execution_options={"yield_per": FETCH_BATCH})
-    for part in result.partitions():
-        yield from part
+    stmt = _statement(q)
+    if q.conditions or any(s.conditions for s in q.steps):
+        # Property conditions may bind typed (processed) parameters: let SQLAlchemy bind.
+        result = conn.execute(stmt, execution_options={"yield_per": FETCH_BATCH})
+        for part in result.partitions():
+            yield from part
+        return
+    # Only strings and integers on either side: run it on the driver's cursor, which skips
+    # building a Row per result row (about a third of the fetch's CPU time).
+    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    params = compiled.construct_params()
+    if compiled.positiontup is not None:
+        params = [params[name] for name in compiled.positiontup]
+    driver = conn.connection.driver_connection
+    # PostgreSQL streams through a server-side cursor, inside the transaction SET LOCAL began.
+    cursor = (driver.cursor(name=f"funnel_{uuid.uuid4().hex}") if conn.dialect.name == "postgresql"
+              else driver.cursor())
+    try:
+        cursor.execute(str(compiled), params)
+        while part := cursor.fetchmany(FETCH_BATCH):
+            yield from part
+    finally:
+        cursor.close()
 
 
 def lead_path(events: Sequence[tuple[str, int, int]], n_steps: int, window_ms: int,
