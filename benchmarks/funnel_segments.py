@@ -83,7 +83,7 @@ def timed(engine, label: str, fn, reps: int = 3) -> None:
             out = fn(conn)
         wall = min(wall, time.perf_counter() - w)
         cpu = min(cpu, time.process_time() - c)
-    print(f"{label:58s} {wall * 1000:7.0f} ms wall {cpu * 1000:7.0f} ms cpu   {out}")
+    print(f"{label:58s} {wall * 1000:7.0f} ms wall {cpu * 1000:7.0f} ms cpu   {out}", flush=True)
 
 
 def main() -> None:
