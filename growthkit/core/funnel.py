@@ -79,7 +79,7 @@ class FunnelQuery:
             raise ValueError("from: the range must start before it ends")
 
 
-def _statement(q: FunnelQuery):
+def _statement(q: FunnelQuery, dialect: str = "sqlite"):
     """Rows (fingerprint, mask, timestamp); bit k of mask set when the event matches step k."""
     a = activities.c
     matches = [and_(a.event_name == s.event_name, *(c.clause() for c in s.conditions))
@@ -98,8 +98,13 @@ def _statement(q: FunnelQuery):
     # the steps' events by (app, event_name, timestamp) and sort those. PostgreSQL inlines
     # the CTE and plans as usual.
     rows = stmt.cte("funnel_rows").prefix_with("MATERIALIZED", dialect="sqlite")
+    lead = rows.c.fingerprint_id
+    if dialect == "postgresql":
+        # The walk only needs each lead's rows together, in any lead order: byte order sorts
+        # with abbreviated keys instead of a locale comparison per pair (much faster).
+        lead = lead.collate("C")
     return (select(rows.c.fingerprint_id, rows.c.mask, rows.c.timestamp)
-            .order_by(rows.c.fingerprint_id, rows.c.timestamp, rows.c.seq))
+            .order_by(lead, rows.c.timestamp, rows.c.seq))
 
 
 def tune_for_scans(conn: Connection) -> None:
@@ -113,7 +118,7 @@ def tune_for_scans(conn: Connection) -> None:
 def step_rows(conn: Connection, q: FunnelQuery) -> Iterator[tuple[str, int, int]]:
     """The (fingerprint, mask, timestamp) rows the walk reads, streamed in batches."""
     tune_for_scans(conn)
-    stmt = _statement(q)
+    stmt = _statement(q, conn.dialect.name)
     if q.conditions or any(s.conditions for s in q.steps):
         # Property conditions may bind typed (processed) parameters: let SQLAlchemy bind.
         result = conn.execute(stmt, execution_options={"yield_per": FETCH_BATCH})
