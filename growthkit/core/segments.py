@@ -20,7 +20,6 @@ from sqlalchemy import (
     exists,
     func,
     intersect,
-    or_,
     select,
     true,
 )
@@ -84,10 +83,10 @@ def _since(cond: Did, as_of: int) -> int:
     return as_of - (cond.days or 0) * DAY_MS
 
 
-def _any_event(app_id: str, cond: Did, as_of: int) -> ColumnElement:
+def _any_event(app_id: str, cond: Did, as_of: int, *also: ColumnElement) -> ColumnElement:
     """Some event in the window: a probe of the covering (app, fingerprint, timestamp) index."""
     return exists().where(activities.c.fingerprint_id == leads.c.fingerprint,
-                          *_events(app_id, cond, as_of))
+                          *_events(app_id, cond, as_of), *also)
 
 
 def _who(app_id: str, cond: Did, as_of: int) -> Select:
@@ -121,7 +120,9 @@ def rule_clause(app_id: str, rule: Rule, as_of: int) -> ColumnElement:
             parts += [l.last_seen >= _since(c, as_of), _any_event(app_id, c, as_of)]
     for c in rule.did_not:
         if _plain(c):
-            parts.append(or_(l.last_seen < _since(c, as_of), ~_any_event(app_id, c, as_of)))
+            # "last_seen < since OR NOT EXISTS", written as one NOT EXISTS so that
+            # PostgreSQL plans an anti-join of index probes, not a hash of every event.
+            parts.append(~_any_event(app_id, c, as_of, l.last_seen >= _since(c, as_of)))
     did = [_who(app_id, c, as_of) for c in rule.did if not _plain(c)]
     did_not = [_who(app_id, c, as_of) for c in rule.did_not if not _plain(c)]
     if did or did_not:
