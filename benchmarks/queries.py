@@ -355,7 +355,7 @@ def main() -> None:
     log(f"{version}: {total:,} events of {meta.leads:,} leads; baseline count(*): "
         f"cold {cold_count:.1f} ms, warm {warm_count:.1f} ms")
     port = _free_port()
-    server_log = Path(tempfile.gettempdir()) / f"growthkit-bench-queries-server-{port}.log"
+    server_log = Path(tempfile.gettempdir()) / "growthkit-bench-queries-server.log"
     server = start_server(args.database_url, port, server_log)
     try:
         headers = {"Authorization": f"Bearer {meta.secret_key}"}
