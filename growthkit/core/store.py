@@ -91,7 +91,15 @@ def alembic_config(engine: Engine) -> Config:
 
 def migrate(engine: Engine) -> None:
     """Bring the store to the latest schema (idempotent)."""
+    before = current_revision(engine)
     command.upgrade(alembic_config(engine), "head")
+    if before is not None and current_revision(engine) != before and \
+            engine.dialect.name == "sqlite":
+        # SQLite plans with the statistics ANALYZE left; an index added since then has
+        # none, and the planner may then prefer it everywhere. (PostgreSQL's autovacuum
+        # analyzes by itself.)
+        with engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE")
 
 
 def current_revision(engine: Engine) -> str | None:
