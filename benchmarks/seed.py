@@ -325,11 +325,12 @@ def _write_leads_and_credits(engine: Engine, app_id: str, p: Plan, fps: list[str
             email = f"user{i}@{('gmail.com', 'example.com', 'acme.io', 'mail.de')[i % 4]}"
             traits = f'{{"plan":"{("free", "pro", "team")[i % 3]}"}}'
         lead_rows.append((app_id, fps[i], int(p.first_seen[i]), int(p.last_seen[i]), email,
-                          name, traits, sessions[p.last_session[i]], int(p.last_seen[i])))
+                          name, traits, sessions[p.last_session[i]], int(p.last_seen[i]),
+                          int(p.counts[i])))
     ops = credit_ledger(rng, app_id, fps, p.first_seen, p.last_seen, p.counts,
                         list(sample_leads(p.counts)))
     lead_cols = ("app_id, fingerprint, first_seen, last_seen, email, name, traits, "
-                 "last_session_id, last_event_at")
+                 "last_session_id, last_event_at, events")
     op_cols = "id, app_id, fingerprint_id, action, amount, balance_after, reason, timestamp"
     with engine.connect() as conn:
         raw = conn.connection.driver_connection
@@ -344,7 +345,7 @@ def _write_leads_and_credits(engine: Engine, app_id: str, p: Plan, fps: list[str
             raw.commit()
         else:
             raw.execute("BEGIN")
-            raw.executemany(f"INSERT INTO leads ({lead_cols}) VALUES ({','.join('?' * 9)})",
+            raw.executemany(f"INSERT INTO leads ({lead_cols}) VALUES ({','.join('?' * 10)})",
                             lead_rows)
             raw.executemany(f"INSERT INTO credit_operations ({op_cols}) "
                             f"VALUES ({','.join('?' * 8)})", ops)

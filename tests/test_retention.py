@@ -243,3 +243,27 @@ def test_rollup_watermark_waits_until_writes_have_settled(server):
     assert refresh() == 0 and refresh() == 0
     day = span(now_ms() - DAY, now_ms() + 60_000)
     assert get(server, app.secret, "/stats", **day)["events"] == 5
+
+
+def test_lead_event_counts_follow_ingest_duplicates_and_retention(server, database_url):
+    app = server.create_app(rateLimitPerMinute=1000)
+    store_old(server.engine, app.id)  # fp_1: 3 old events, fp_2: 1, fp_3: 2, fp_4: 1
+    batch = {"fingerprint": "fp_1", "events": [{"id": f"new{i}", "eventName": "page_viewed"}
+                                               for i in range(4)]}
+    assert server.track(app.public, batch).json()["accepted"] == 4
+    assert server.track(app.public, batch).json()["duplicates"] == 4  # retried: not counted
+
+    def listed() -> dict[str, int]:
+        rows = get(server, app.secret, "/leads", sort="events")["data"]
+        return {r["fingerprint"]: r["events"] for r in rows}
+
+    def stored() -> dict[str, int]:
+        return dict(server.rows("SELECT fingerprint_id, count(*) FROM activities "
+                                "WHERE app_id = :a GROUP BY fingerprint_id", a=app.id))
+
+    assert listed() == stored() == {"fp_1": 7, "fp_2": 1, "fp_3": 2, "fp_4": 1}
+    assert list(listed()) == ["fp_1", "fp_3", "fp_4", "fp_2"]  # by events, then newest id
+    run_cli(database_url, "--app", app.id)
+    assert listed() == {"fp_1": 4, "fp_2": 0, "fp_3": 0, "fp_4": 0}
+    assert stored() == {"fp_1": 4}
+    assert get(server, app.secret, "/leads/fp_1")["events"] == 4

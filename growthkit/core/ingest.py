@@ -62,7 +62,13 @@ def _assign_sessions(conn: Connection, batches: Sequence[BatchWrite]) -> dict:
     return state
 
 
-def _upsert_leads(conn: Connection, batches: Sequence[BatchWrite], sessions: dict) -> None:
+def _upsert_leads(conn: Connection, batches: Sequence[BatchWrite], sessions: dict,
+                  inserted: dict) -> None:
+    stored: dict[tuple[str, str], int] = {}
+    for b in batches:
+        for e in b.events:
+            if (b.app_id, e.id) in inserted:
+                stored[(b.app_id, e.fingerprint)] = stored.get((b.app_id, e.fingerprint), 0) + 1
     spans: dict[tuple[str, str], list[int]] = {}
     for b in batches:
         for e in b.events:
@@ -76,7 +82,8 @@ def _upsert_leads(conn: Connection, batches: Sequence[BatchWrite], sessions: dic
     for (app_id, fp), (first, last) in sorted(spans.items()):
         session, last_event = sessions.get((app_id, fp), (None, None))
         rows.append({"app_id": app_id, "fingerprint": fp, "first_seen": first, "last_seen": last,
-                     "last_session_id": session, "last_event_at": last_event})
+                     "last_session_id": session, "last_event_at": last_event,
+                     "events": stored.get((app_id, fp), 0)})
     stmt = insert(conn, leads)
     ex = stmt.excluded
     stmt = stmt.on_conflict_do_update(
@@ -90,6 +97,7 @@ def _upsert_leads(conn: Connection, batches: Sequence[BatchWrite], sessions: dic
                                     else_=ex.last_session_id),
             "last_event_at": case((ex.last_event_at.is_(None), leads.c.last_event_at),
                                   else_=ex.last_event_at),
+            "events": leads.c.events + ex.events,
         },
     )
     for i in range(0, len(rows), CHUNK):
@@ -182,7 +190,7 @@ def write_batches(conn: Connection, batches: Sequence[BatchWrite]) -> list[Write
                 seen.add((b.app_id, e.id))
                 fresh.append((n, e))
     inserted = _insert_activities(conn, [(batches[n].app_id, e) for n, e in fresh])
-    _upsert_leads(conn, batches, sessions)
+    _upsert_leads(conn, batches, sessions, inserted)
     results = [WriteResult(stored=[], duplicates=0) for _ in batches]
     claimed: set[tuple[str, str]] = set()
     for n, b in enumerate(batches):

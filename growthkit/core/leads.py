@@ -16,7 +16,8 @@ from growthkit.core.frequency import top_events
 from growthkit.core.heatmap import heatmap
 from growthkit.core.schema import activities, leads
 
-SORTS = {"lastSeen": leads.c.last_seen, "firstSeen": leads.c.first_seen, "events": None}
+SORTS = {"lastSeen": leads.c.last_seen, "firstSeen": leads.c.first_seen,
+         "events": leads.c.events}
 ORDERS = ("asc", "desc")
 MAX_LIMIT = 1000
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
@@ -46,10 +47,10 @@ def check_order(order: str) -> str:
 
 # --- reading leads -------------------------------------------------------------------------
 
-def lead_json(row: Any, events: int) -> dict[str, Any]:
+def lead_json(row: Any) -> dict[str, Any]:
     return {"fingerprint": row.fingerprint, "email": row.email, "name": row.name,
             "traits": row.traits or {}, "firstSeen": to_iso(row.first_seen),
-            "lastSeen": to_iso(row.last_seen), "events": events}
+            "lastSeen": to_iso(row.last_seen), "events": row.events}
 
 
 def get_lead(conn: Connection, app_id: str, fingerprint: str) -> Any:
@@ -59,16 +60,6 @@ def get_lead(conn: Connection, app_id: str, fingerprint: str) -> Any:
     if row is None:
         raise LeadError(404, f"no lead with fingerprint {fingerprint!r} in this app")
     return row
-
-
-def event_counts(conn: Connection, app_id: str, fingerprints: list[str]) -> dict[str, int]:
-    if not fingerprints:
-        return {}
-    rows = conn.execute(select(activities.c.fingerprint_id, func.count())
-                        .where(activities.c.app_id == app_id,
-                               activities.c.fingerprint_id.in_(fingerprints))
-                        .group_by(activities.c.fingerprint_id))
-    return {fp: n for fp, n in rows}
 
 
 def search_leads(conn: Connection, app_id: str, *, q: str | None = None,
@@ -87,32 +78,19 @@ def search_leads(conn: Connection, app_id: str, *, q: str | None = None,
         where.append(or_(func.lower(leads.c.fingerprint).like(text + "%", escape="\\"),
                          func.lower(leads.c.email).like(f"%{text}%", escape="\\"),
                          func.lower(leads.c.name).like(f"%{text}%", escape="\\")))
-    if sort == "events":
-        # Every lead's count is needed to sort by it: one grouped pass over the app's events.
-        counts = (select(activities.c.fingerprint_id.label("fp"), func.count().label("n"))
-                  .where(activities.c.app_id == app_id)
-                  .group_by(activities.c.fingerprint_id).subquery())
-        key = func.coalesce(counts.c.n, 0)
-        base = select(leads, key.label("events")).select_from(
-            leads.outerjoin(counts, counts.c.fp == leads.c.fingerprint))
-    else:
-        key = SORTS[sort]
-        base = select(leads)
+    key = SORTS[sort]
     if after is not None:
         where.append(cursors.keyset_after([key, leads.c.id], after, order))
-    rows = conn.execute(base.where(*where).order_by(*cursors.keyset_order([key, leads.c.id], order))
+    rows = conn.execute(select(leads).where(*where)
+                        .order_by(*cursors.keyset_order([key, leads.c.id], order))
                         .limit(limit + 1)).all()
     more = len(rows) > limit
     rows = rows[:limit]
-    if sort == "events":
-        counted = {r.fingerprint: r.events for r in rows}
-    else:
-        counted = event_counts(conn, app_id, [r.fingerprint for r in rows])
-    data = [lead_json(r, counted.get(r.fingerprint, 0)) for r in rows]
+    data = [lead_json(r) for r in rows]
     next_cursor = None
     if more and rows:
         last = rows[-1]
-        value = last.events if sort == "events" else getattr(last, key.name)
+        value = getattr(last, key.name)
         next_cursor = cursors.encode(f"leads:{sort}:{order}", [value, last.id])
     return {"data": data, "nextCursor": next_cursor}
 
@@ -122,12 +100,11 @@ def lead_details(conn: Connection, app_id: str, fingerprint: str, tz: ZoneInfo) 
     (by local hour of day and day of week, Monday first) in `tz`."""
     row = get_lead(conn, app_id, fingerprint)
     a = activities.c
-    events, sessions = conn.execute(
-        select(func.count(), func.count(a.session_id.distinct()))
-        .where(a.app_id == app_id, a.fingerprint_id == fingerprint)).one()
+    sessions = conn.execute(select(func.count(a.session_id.distinct()))
+                            .where(a.app_id == app_id, a.fingerprint_id == fingerprint)).scalar()
     flt = ActivityFilter(app_id, fingerprint=fingerprint)
     grid = heatmap(conn, flt, tz, metric="events")
-    out = lead_json(row, events)
+    out = lead_json(row)
     out.update({
         "sessions": sessions,
         "topEvents": top_events(conn, flt, limit=10),
@@ -200,4 +177,4 @@ def update_lead(conn: Connection, app_id: str, fingerprint: str,
     if clean:
         conn.execute(update(leads).where(leads.c.id == row.id).values(**clean))
     row = get_lead(conn, app_id, fingerprint)
-    return lead_json(row, event_counts(conn, app_id, [fingerprint]).get(fingerprint, 0))
+    return lead_json(row)

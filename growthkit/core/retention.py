@@ -14,7 +14,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, delete, distinct, func, literal, select
+from sqlalchemy import (
+    Connection,
+    Engine,
+    bindparam,
+    delete,
+    distinct,
+    func,
+    literal,
+    select,
+    update,
+)
 
 from growthkit.core.apps import App, get_app, list_apps
 from growthkit.core.clock import now_ms, to_iso
@@ -27,6 +37,7 @@ from growthkit.core.rollups import (
 from growthkit.core.schema import (
     activities,
     daily_rollups,
+    leads,
     retention_state,
     rollup_presence,
     rollup_presence_15m,
@@ -100,6 +111,17 @@ def _mark(conn: Connection, app_id: str, until: int, now: int) -> None:
               "ran_at": stmt.excluded.ran_at}))
 
 
+def _uncount_leads(conn: Connection, app_id: str, in_day: list) -> None:
+    """Take the events about to be deleted off their leads' stored-event counts."""
+    per_lead = conn.execute(select(activities.c.fingerprint_id, func.count())
+                            .where(*in_day).group_by(activities.c.fingerprint_id)).all()
+    if per_lead:
+        conn.execute(update(leads).where(leads.c.app_id == app_id,
+                                         leads.c.fingerprint == bindparam("fp"))
+                     .values(events=leads.c.events - bindparam("n")),
+                     [{"fp": fp, "n": n} for fp, n in per_lead])
+
+
 def _roll_day(conn: Connection, app_id: str, day: int, now: int) -> tuple[int, int]:
     """One day of one app, in the caller's transaction: aggregate, count, delete."""
     c = activities.c
@@ -109,6 +131,7 @@ def _roll_day(conn: Connection, app_id: str, day: int, now: int) -> tuple[int, i
     # Rows above the watermark are not in the rollups yet; once deleted the incremental
     # refresh would never see them, so count them here.
     add_counts(conn, *in_day, c.seq > seq)
+    _uncount_leads(conn, app_id, in_day)
     deleted = conn.execute(delete(activities).where(*in_day)).rowcount or 0
     for table in (rollup_presence, rollup_presence_15m):  # who was active goes too
         conn.execute(delete(table).where(table.c.app_id == app_id, table.c.bucket >= day,

@@ -49,10 +49,13 @@ leads = Table(
     # The server-assigned session: reused while events arrive less than 30 min apart.
     Column("last_session_id", String(128)),
     Column("last_event_at", BigInteger),
+    # Stored events of the lead: + at ingest, - when retention deletes (sorting by it is cheap).
+    Column("events", BigInteger, nullable=False, server_default="0"),
     UniqueConstraint("app_id", "fingerprint", name="uq_leads_app_fingerprint"),
 )
 Index("ix_leads_app_last_seen", leads.c.app_id, leads.c.last_seen)
 Index("ix_leads_app_email", leads.c.app_id, leads.c.email)
+Index("ix_leads_app_events", leads.c.app_id, leads.c.events, leads.c.id)
 
 activities = Table(
     "activities",
