@@ -64,20 +64,8 @@ async def track(request: Request) -> Response:
     except BatchError as exc:
         raise ApiError(exc.status, exc.message) from None
 
-    # Rate limit per fingerprint: the first events of a fingerprint win, the rest are refused.
-    by_fp: dict[str, list] = defaultdict(list)
-    for index, event in parsed.events:
-        by_fp[event.fingerprint].append((index, event))
-    accepted, retry_after, limited = [], 0, 0
-    for fingerprint, items in by_fp.items():
-        granted, retry = await state.limiter.grant(app.id, fingerprint, len(items),
-                                                   app.setting("rateLimitPerMinute"))
-        accepted.extend(items[:granted])
-        for index, _ in items[granted:]:
-            limited += 1
-            parsed.reject(index, f"rate limit: over {app.setting('rateLimitPerMinute')} "
-                                 f"events per minute for fingerprint {fingerprint}")
-        retry_after = max(retry_after, retry)
+    accepted, retry_after = await _rate_limit(state, app, parsed)
+    limited = retry_after > 0
 
     stored = duplicates = 0
     if accepted:
@@ -89,7 +77,7 @@ async def track(request: Request) -> Response:
         stored, duplicates = len(result.stored), result.duplicates
 
     parsed.rejected.sort(key=lambda r: r["index"])
-    body = {"accepted": stored, "duplicates": duplicates, "rejected": parsed.rejected}
+    answer = {"accepted": stored, "duplicates": duplicates, "rejected": parsed.rejected}
     headers = {"Retry-After": str(retry_after)} if limited else None
     if not accepted and limited:
         status = 429
@@ -99,7 +87,28 @@ async def track(request: Request) -> Response:
         status = 200
     if request.query_params.get("beacon") == "1" and status == 200:
         return Response(status_code=204)
-    return json_response(body, status, headers)
+    return json_response(answer, status, headers)
+
+
+async def _rate_limit(state, app, parsed) -> tuple[list, int]:  # noqa: ANN001
+    """Per fingerprint, the first events within the app's limit pass; the rest are rejected.
+
+    Returns the passing (index, event) pairs and the Retry-After seconds (0: none limited).
+    """
+    per_minute = app.setting("rateLimitPerMinute")
+    by_fp: dict[str, list] = defaultdict(list)
+    for index, event in parsed.events:
+        by_fp[event.fingerprint].append((index, event))
+    accepted, retry_after = [], 0
+    for fingerprint, items in by_fp.items():
+        granted, retry = await state.limiter.grant(app.id, fingerprint, len(items), per_minute)
+        accepted.extend(items[:granted])
+        for index, _ in items[granted:]:
+            parsed.reject(index, f"rate limit: over {per_minute} events per minute for "
+                                 f"fingerprint {fingerprint}")
+        if granted < len(items):
+            retry_after = max(retry_after, retry, 1)
+    return accepted, retry_after
 
 
 async def track_hot_path(request: Request) -> Response:
