@@ -107,3 +107,9 @@ def test_serve_demo_takes_a_curled_batch_and_stops_on_sigterm(database_url):
         rest, _ = proc.communicate(timeout=30)
     # uvicorn shuts down gracefully, then re-raises SIGTERM so the exit status tells why.
     assert "Application shutdown complete" in rest and proc.returncode in (0, -signal.SIGTERM)
+
+
+def test_unsupported_database_url_is_a_clear_error():
+    result = cli("mysql://db.example/growthkit", "apps", check=False)
+    assert result.returncode == 2 and "unsupported database URL" in result.stderr
+    assert "Traceback" not in result.stderr

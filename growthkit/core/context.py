@@ -6,10 +6,6 @@ from functools import lru_cache
 
 from ua_parser import parse
 
-CONTEXT_FIELDS = ("browser", "os", "device", "screenResolution", "viewport", "url", "referrer",
-                  "title", "userAgent")
-DEVICE_TYPES = ("desktop", "mobile", "tablet")
-
 
 @lru_cache(maxsize=4096)
 def describe_user_agent(user_agent: str) -> tuple[str, str, str]:
@@ -40,11 +36,8 @@ def enrich(context: dict, header_user_agent: str | None) -> dict:
     if user_agent and not context.get("userAgent"):
         context["userAgent"] = user_agent
     if user_agent and not all(context.get(k) for k in ("browser", "os", "device")):
-        browser, os_name, kind = describe_user_agent(user_agent[:1000])
-        if not context.get("os"):
-            context["os"] = os_name
-        if not context.get("device"):
-            context["device"] = kind
-        if not context.get("browser"):
-            context["browser"] = browser
+        derived = describe_user_agent(user_agent[:1000])
+        for key, value in zip(("browser", "os", "device"), derived, strict=True):
+            if not context.get(key):
+                context[key] = value
     return context

@@ -232,11 +232,6 @@ def user_rows(conn: Connection, flt: ActivityFilter, tz: ZoneInfo | None = None)
     return _with_raw(conn, flt, lo, hi, rolled_part, _user_columns, "users")
 
 
-def total_events(conn: Connection, flt: ActivityFilter) -> int:
-    rows = count_rows(conn, flt).rows
-    return int(conn.execute(select(func.coalesce(func.sum(rows.c.n), 0))).scalar() or 0)
-
-
 @dataclass
 class RefreshResult:
     rows: int

@@ -66,6 +66,9 @@ def open_engine(url: str, *, busy_timeout_ms: int = 5000, pool_size: int = 10,
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
+    if parsed.get_backend_name() != "postgresql":
+        raise ValueError(f"unsupported database URL {parsed.render_as_string()!r}: use "
+                         "sqlite:///path.db or postgresql://user@host/db")
     return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
                          **JSON_CODEC)
 

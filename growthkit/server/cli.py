@@ -20,7 +20,10 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON f
 
 
 def _engine(database_url: str | None):
-    engine = open_engine(database_url or Settings().database_url)
+    try:
+        engine = open_engine(database_url or Settings().database_url)
+    except ValueError as exc:
+        _fail(str(exc))
     migrate(engine)
     return engine
 
