@@ -21,11 +21,13 @@ from growthkit.server.routes import (
     app_settings,
     credits,
     export,
+    funnel_leads,
     funnels,
     health,
     leads,
     sdk,
     segments,
+    sessions,
     stats,
     stream,
     timeline,
@@ -96,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                        allow_headers=["*"], expose_headers=["Retry-After"], max_age=86400)
     errors.install(app)
     for module in (health, track, app_settings, activities, export, stream, stats, analytics,
-                   funnels, segments, leads, credits, timeline, sdk):
+                   funnels, funnel_leads, segments, leads, sessions, credits, timeline,
+                   sdk):
         app.include_router(module.router)
     return app

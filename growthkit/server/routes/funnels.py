@@ -77,9 +77,8 @@ class FunnelOut(BaseModel):
     steps: list[StepOut]
 
 
-@router.post("/api/v1/analytics/funnel", summary="Funnel conversion", description=FUNNEL_DOC,
-             response_model=FunnelOut, responses=ERROR_RESPONSES)
-async def funnel(body: FunnelIn, request: Request, app: App = Depends(secret_app)) -> Response:
+def funnel_query(body: FunnelIn, app: App) -> FunnelQuery:
+    """The core query of a funnel body; ApiError(422) naming a field that cannot be used."""
     end = now_ms() if body.end is None else time_field(body.end, "to")
     start = (end - DEFAULT_RANGE_DAYS * DAY_MS if body.start is None
              else time_field(body.start, "from"))
@@ -88,8 +87,15 @@ async def funnel(body: FunnelIn, request: Request, app: App = Depends(secret_app
                             f"(from {to_iso(start)}, to {to_iso(end)})")
     steps = [FunnelStep(s.eventName, property_conditions(s.where, f"steps[{i}].where"))
              for i, s in enumerate(body.steps)]
-    query = FunnelQuery(app_id=app.id, steps=steps, window_ms=body.windowSeconds * 1000,
-                        start=start, end=end, conditions=property_conditions(body.where, "where"))
+    return FunnelQuery(app_id=app.id, steps=steps, window_ms=body.windowSeconds * 1000,
+                       start=start, end=end, conditions=property_conditions(body.where, "where"))
+
+
+@router.post("/api/v1/analytics/funnel", summary="Funnel conversion", description=FUNNEL_DOC,
+             response_model=FunnelOut, responses=ERROR_RESPONSES)
+async def funnel(body: FunnelIn, request: Request, app: App = Depends(secret_app)) -> Response:
+    query = funnel_query(body, app)
+    start, end = query.start, query.end
     engine = state_of(request).engine
 
     def compute() -> dict:
