@@ -1,5 +1,5 @@
-# GrowthKit Activity: `make run` starts the server on the embedded SQLite store with a demo
-# app; `make test` installs the dev dependencies and runs the whole suite.
+# GrowthKit Activity: `make run` opens the console on a live demo (the server on SQLite with
+# history and live traffic); `make test` installs the dev dependencies and runs the suite.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
@@ -26,7 +26,7 @@ tests/browser/node_modules/.installed: tests/browser/package-lock.json
 dev: $(VENV)/.dev-installed tests/browser/node_modules/.installed
 
 run: $(VENV)/.installed
-	$(VENV)/bin/growthkit serve --demo
+	$(VENV)/bin/growthkit demo
 
 lint: dev
 	$(VENV)/bin/ruff check .

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -36,9 +35,7 @@ from growthkit.core.clock import now_ms
 from growthkit.core.rollups import refresh_rollups
 from growthkit.core.schema import activities
 from growthkit.core.store import migrate, normalize_url, open_engine, write_connection
-
-sys.path.insert(0, str(Path(__file__).parent))
-from seed_data import (  # noqa: E402  (a sibling module of this script)
+from growthkit.server.demo_vocabulary import (
     DAY,
     HOUR,
     HOUR_WEIGHTS,
@@ -47,6 +44,7 @@ from seed_data import (  # noqa: E402  (a sibling module of this script)
     WEEKDAY_WEIGHTS,
     contexts,
     credit_ledger,
+    page_title,
     properties_pool,
     uuids,
 )
@@ -208,7 +206,7 @@ def _event_rows(p: Plan, app_id: str, fps: list[str], sessions: list[str], seed:
     """Rows in COLUMNS order, CHUNK at a time."""
     rng = np.random.default_rng(seed + 1)
     ctx_prefix, paths = contexts(), PATHS
-    titles = [f"Acme {(q.strip('/').split('/')[-1] or 'home').title()}" for q in paths]
+    titles = [page_title(q) for q in paths]
     device = rng.integers(0, len(ctx_prefix), len(fps)).tolist()
     pool, pool_start, pool_size = properties_pool()
     n = len(p.ts)

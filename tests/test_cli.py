@@ -84,9 +84,10 @@ def test_app_settings_show_change_and_refuse_bad_values(database_url):
 
 
 @pytest.mark.parametrize("backend", [("sqlite", "memory")], indirect=True)
-def test_serve_demo_takes_a_curled_batch_and_stops_on_sigterm(database_url):
+def test_serve_demo_takes_a_curled_batch_and_stops_on_sigterm(database_url, tmp_path):
     port = free_port()
-    env = {**os.environ, "GROWTHKIT_DATABASE_URL": database_url}
+    env = {**os.environ, "GROWTHKIT_DATABASE_URL": database_url,
+           "XDG_DATA_HOME": str(tmp_path)}  # the demo keys file
     proc = subprocess.Popen([sys.executable, "-m", "growthkit", "serve", "--demo", "--port",
                              str(port)], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)

@@ -118,20 +118,17 @@ def serve(host, port, database_url, redis_url, workers, demo):
 
 
 def _demo_banner(engine, host: str, port: int) -> None:
-    with write_connection(engine) as conn, conn.begin():
-        try:
-            app = core_apps.get_app(conn, "Demo")
-            new = core_apps.rotate_keys(conn, app.id, public=False)
-            note = "(a new secret key each start; the old one stops working)"
-        except core_apps.AppError:
-            new = core_apps.create_app(conn, "Demo")
-            note = ""
-    click.echo("\nDemo app " + note)
-    _print_keys(new)
+    from growthkit.server.demo import default_keys_file, ensure_demo_app
+
+    keys, note = ensure_demo_app(engine, default_keys_file())
+    click.echo(f"\nDemo app: {note}")
+    click.echo(f"app id:      {keys.app_id}")
+    click.echo(f"public key:  {keys.public_key}   (ingest only; safe in browsers)")
+    click.echo(f"secret key:  {keys.secret_key}   (query API and console)")
     url = f"http://{host}:{port}"
     click.echo(f"""
 Send a batch:
-  curl -s {url}/api/v1/track -H 'Authorization: Bearer {new.app.public_key}' \\
+  curl -s {url}/api/v1/track -H 'Authorization: Bearer {keys.public_key}' \\
     -H 'Content-Type: application/json' \\
     -d '{{"fingerprint":"fp_demo","events":[{{"eventName":"page_viewed"}}]}}'
 
@@ -244,5 +241,11 @@ def retention_cmd(app, database_url, as_json):
     click.echo(f"rollups: {refreshed.rows} events added (watermark seq {refreshed.watermark})")
 
 
-COMMANDS = [serve, migrate_cmd, create_app_cmd, apps_cmd, app_settings_cmd, rotate_key_cmd,
-            retention_cmd]
+def _demo_command() -> click.Command:
+    from growthkit.server.demo import demo_cmd
+
+    return demo_cmd
+
+
+COMMANDS = [serve, _demo_command(), migrate_cmd, create_app_cmd, apps_cmd, app_settings_cmd,
+            rotate_key_cmd, retention_cmd]

@@ -1,5 +1,5 @@
-"""The vocabulary of the synthetic data: event names, daily and weekly cycles, devices,
-property variants per event name, and credit ledgers (used by benchmarks/seed.py)."""
+"""The vocabulary of synthetic activity: event names, daily and weekly cycles, devices,
+property variants per event name, credit ledgers (the demo and benchmarks/seed.py)."""
 
 from __future__ import annotations
 
@@ -65,17 +65,24 @@ def uuids(rng: np.random.Generator, n: int) -> list[str]:
     return out
 
 
+def base_context(device: int, referrer: int) -> dict:
+    """The context the tracker sends for DEVICES[device] arriving from REFERRERS[referrer];
+    each event adds url, title, sessionDuration and pageViews."""
+    browser, os_, kind, screen, viewport, ua, lang, zone = DEVICES[device]
+    return {"browser": browser, "os": os_, "device": kind, "screenResolution": screen,
+            "viewport": viewport, "userAgent": ua, "language": lang, "timeZone": zone,
+            "referrer": REFERRERS[referrer]}
+
+
+def page_title(path: str) -> str:
+    return f"Acme {(path.strip('/').split('/')[-1] or 'home').title()}"
+
+
 def contexts() -> list[str]:
-    """The start of a context object per (device, referrer); the event adds url, title,
-    sessionDuration and pageViews (as the tracker does)."""
-    out = []
-    for browser, os_, device, screen, viewport, ua, lang, zone in DEVICES:
-        for ref in REFERRERS:
-            out.append(json.dumps({"browser": browser, "os": os_, "device": device,
-                                   "screenResolution": screen, "viewport": viewport,
-                                   "userAgent": ua, "language": lang, "timeZone": zone,
-                                   "referrer": ref}, separators=(",", ":"))[:-1] + ",")
-    return out
+    """The JSON of base_context per (device, referrer) without its closing brace, for
+    writers that append an event's own fields as text."""
+    return [json.dumps(base_context(d, r), separators=(",", ":"))[:-1] + ","
+            for d in range(len(DEVICES)) for r in range(len(REFERRERS))]
 
 
 def properties_pool() -> tuple[list[str | None], np.ndarray, np.ndarray]:
