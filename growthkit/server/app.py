@@ -19,6 +19,7 @@ from growthkit.server.routes import (
     activities,
     analytics,
     app_settings,
+    bulk,
     credits,
     export,
     funnel_leads,
@@ -99,6 +100,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     for module in (health, track, app_settings, activities, export, stream, stats, analytics,
                    funnels, funnel_leads, segments, leads, sessions, credits, timeline,
-                   sdk):
+                   bulk, sdk):
         app.include_router(module.router)
     return app
