@@ -64,8 +64,9 @@ class Server:
 
 
 def make_settings(database_url: str, redis_url: str | None, **overrides: Any) -> Settings:
-    return Settings(database_url=database_url, redis_url=redis_url, app_cache_seconds=0,
-                    **overrides)
+    # No caching unless a test asks for it: tests read what they just wrote.
+    options = {"app_cache_seconds": 0, "query_cache_seconds": 0, **overrides}
+    return Settings(database_url=database_url, redis_url=redis_url, **options)
 
 
 def free_port() -> int:

@@ -430,8 +430,7 @@ def test_concurrent_retries_store_each_event_once(server):
 
 def test_health(server):
     r = server.client.get("/health")
-    assert r.status_code == 200 and r.json()["status"] == "ok"
-    assert r.json()["store"] in ("sqlite", "postgresql")
+    assert r.status_code == 200 and r.json() == {"status": "up"}  # nothing more without a key
 
 
 def test_openapi_documents_track(server):

@@ -79,12 +79,10 @@ def _dump(compute: Callable[[], Any]) -> bytes:
 
 
 def query_cache(request: Request) -> QueryCache:
-    """The app-wide cache; its TTL is `query_cache_seconds` (default: app_cache_seconds)."""
+    """The app-wide cache; its TTL is `query_cache_seconds`."""
     cache = getattr(request.app.state, "query_cache", None)
     if cache is None:
-        settings = state_of(request).settings
-        ttl = getattr(settings, "query_cache_seconds", None)
-        cache = QueryCache(settings.app_cache_seconds if ttl is None else ttl)
+        cache = QueryCache(state_of(request).settings.query_cache_seconds)
         request.app.state.query_cache = cache
     return cache
 

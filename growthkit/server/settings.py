@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from platformdirs import user_data_dir
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -23,10 +24,11 @@ class Settings(BaseSettings):
     write_timeout_ms: int = 5000
     # Most events one group commit writes in a single transaction.
     group_commit_events: int = 5000
-    # How long an app looked up by key is cached (settings changes apply after this).
-    app_cache_seconds: float = 5.0
-    # How long stats/analytics answers are cached per app + query (None: app_cache_seconds).
-    query_cache_seconds: float | None = None
+    # How long an app looked up by key is reused: key rotations and settings changes made
+    # anywhere apply on every process within this bound, so it may not exceed 1 s.
+    app_cache_seconds: float = Field(1.0, ge=0, le=1)
+    # How long stats/analytics answers are cached per app + query.
+    query_cache_seconds: float = Field(5.0, ge=0)
     log_level: str = "info"
     # Live stream: seconds between heartbeat comments on an idle stream, and how many
     # events a subscriber may fall behind before it is dropped (it resumes by Last-Event-ID).

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from starlette.concurrency import run_in_threadpool
 
 from growthkit.core import apps as core_apps
@@ -13,6 +14,8 @@ from growthkit.server.live import Broadcaster
 from growthkit.server.ratelimit import EventRateLimiter
 from growthkit.server.settings import Settings
 from growthkit.server.writer import GroupWriter
+
+MAX_CACHED_KEYS = 10_000
 
 
 @dataclass
@@ -23,17 +26,40 @@ class ServerState:
     limiter: EventRateLimiter
     broadcaster: Broadcaster | None = None  # the live stream's fan-out (server/live.py)
     _apps: dict[str, tuple[float, core_apps.App | None]] = field(default_factory=dict)
+    _lookups: dict[str, asyncio.Future] = field(default_factory=dict)
 
     async def app_for_key(self, key: str) -> core_apps.App | None:
-        """The app a key belongs to (public or secret), cached briefly; None if unknown."""
+        """The app a key belongs to (public or secret); None if unknown.
+
+        An answer is reused for at most `app_cache_seconds` (at most 1 s) counted from
+        before the store was read, so a key rotated or an app changed by anyone (the CLI,
+        another process) is seen by every process within that bound. Concurrent requests
+        with the same key share one store read.
+        """
         hit = self._apps.get(key)
-        now = time.monotonic()
-        if hit and hit[0] > now:
+        if hit and hit[0] > time.monotonic():
             return hit[1]
-        app = await run_in_threadpool(self._lookup, key)
-        if len(self._apps) > 10_000:
+        pending = self._lookups.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future = asyncio.get_running_loop().create_future()
+        self._lookups[key] = future
+        started = time.monotonic()  # before the read: the bound holds however long it takes
+        try:
+            app = await run_in_threadpool(self._lookup, key)
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except Exception as exc:
+            future.set_exception(exc)
+            future.exception()  # waiters re-raise it; nobody else must
+            raise
+        finally:
+            self._lookups.pop(key, None)
+        future.set_result(app)
+        if len(self._apps) >= MAX_CACHED_KEYS:
             self._apps.clear()
-        self._apps[key] = (now + self.settings.app_cache_seconds, app)
+        self._apps[key] = (started + self.settings.app_cache_seconds, app)
         return app
 
     def _lookup(self, key: str) -> core_apps.App | None:
@@ -43,5 +69,10 @@ class ServerState:
             return core_apps.find_by_public_key(conn, key)
 
     def forget_apps(self) -> None:
-        """Drop cached apps (after a settings change or key rotation through the API)."""
+        """Drop cached apps (after a settings change through this process's API)."""
         self._apps.clear()
+
+    def ping(self) -> None:
+        """SELECT 1 on the store; raises what the store raises when it is unreachable."""
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))

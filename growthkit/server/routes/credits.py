@@ -15,7 +15,7 @@ from growthkit.core import credits as core_credits
 from growthkit.core.apps import App
 from growthkit.core.store import write_connection
 from growthkit.server.auth import check_origin, public_app, secret_app, state_of
-from growthkit.server.errors import ApiError, json_response
+from growthkit.server.errors import is_store_outage, json_response, store_unavailable
 from growthkit.server.params import ERROR_RESPONSES, ErrorBody
 from growthkit.server.routes.leads import CURSOR, FINGERPRINT, NOT_FOUND, lead_errors
 
@@ -76,8 +76,10 @@ def _apply(engine: Engine, fn: Callable) -> core_credits.Applied:
             if attempt == 2:
                 raise
         except OperationalError as exc:
-            raise ApiError(503, f"the store is busy, nothing was applied; retry with the same "
-                                f"id ({exc.orig})", {"Retry-After": "1"}) from None
+            if not is_store_outage(exc):
+                raise
+            raise store_unavailable("the store is unreachable, nothing was applied; retry "
+                                    "with the same id after the Retry-After delay") from None
     raise AssertionError("unreachable")
 
 

@@ -65,5 +65,9 @@ async def export(
         "X-Export-From": to_iso(flt.start) or "",
         "Cache-Control": "no-store",
     }
-    chunks = core_export.export_bytes(state_of(request).engine, flt, format, order=order)
+    state = state_of(request)
+    # The body streams after the 200 is sent: check the store first, so an outage gets a
+    # 503 instead of a download that breaks off.
+    await run_in_threadpool(state.ping)
+    chunks = core_export.export_bytes(state.engine, flt, format, order=order)
     return StreamingResponse(_in_threads(chunks), media_type=fmt.media_type, headers=headers)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Header, Query, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
 from growthkit.core.apps import App
@@ -67,6 +68,9 @@ async def stream(
     flt = activity_filter(app, event_names=event_name, fingerprint=fingerprint,
                           session_id=session_id)
     after = _last_event_id(last_event_id_header, last_event_id)
+    # The stream answers 200 before it reads the store: check the store first, so an
+    # outage gets a 503 (EventSource then retries) instead of a stream that breaks off.
+    await run_in_threadpool(state.ping)
     frames = activity_frames(state.engine, state.broadcaster, flt, after,
                              state.settings.stream_heartbeat_seconds)
     # no-transform and X-Accel-Buffering: proxies must pass frames on as they come.

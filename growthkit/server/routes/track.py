@@ -6,14 +6,13 @@ import logging
 from collections import defaultdict
 
 from fastapi import APIRouter, Request
-from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from growthkit.core.clock import now_ms
 from growthkit.core.events import MAX_BODY_BYTES, BatchError, load_body, parse_batch
 from growthkit.core.ingest import BatchWrite
 from growthkit.server.auth import check_origin, public_app, state_of
-from growthkit.server.errors import ApiError, json_response
+from growthkit.server.errors import ApiError, error_response, json_response, store_unavailable
 from growthkit.server.writer import StoreUnavailable
 
 router = APIRouter(tags=["ingest"])
@@ -71,9 +70,10 @@ async def track(request: Request) -> Response:
     if accepted:
         try:
             result = await state.writer.write(BatchWrite(app.id, [e for _, e in accepted]))
-        except StoreUnavailable as exc:
-            raise ApiError(503, f"the store could not take the events, none were stored; "
-                                f"retry later ({exc})", {"Retry-After": "1"}) from None
+        except StoreUnavailable:
+            raise store_unavailable("the store could not take the events, none were "
+                                    "stored; retry with the same ids after the "
+                                    "Retry-After delay") from None
         stored, duplicates = len(result.stored), result.duplicates
 
     parsed.rejected.sort(key=lambda r: r["index"])
@@ -116,12 +116,8 @@ async def track_hot_path(request: Request) -> Response:
     here because the hot path skips the middleware stack."""
     try:
         response = await track(request)
-    except HTTPException as exc:
-        response = json_response({"error": exc.detail, "status": exc.status_code},
-                                 exc.status_code, exc.headers)
-    except Exception:
-        log.exception("track failed")
-        response = json_response({"error": "internal error", "status": 500}, 500)
+    except Exception as exc:  # the same answers as the exception handlers (errors.py)
+        response = error_response(exc)
     if "origin" in request.headers:
         response.headers["Access-Control-Allow-Origin"] = "*"
         response.headers["Access-Control-Expose-Headers"] = "Retry-After"
