@@ -1,0 +1,43 @@
+"""The lead profile's Credits tab: the balance and the ledger (`GET /leads/{fp}/credits`)."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from growthkit.widgets.lead_sessions import table
+from growthkit.widgets.rows_model import Column, RowsModel, key
+from growthkit.widgets.times import local
+
+
+class CreditsTab(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.tz: ZoneInfo | None = None
+        self.balance = QLabel("—")
+        font = QFont(self.balance.font())
+        font.setPointSize(font.pointSize() + 6)
+        font.setBold(True)
+        self.balance.setFont(font)
+        self.ledger = RowsModel([
+            Column("Time", lambda r: local(r["timestamp"], self.tz), key("timestamp")),
+            Column("Action", key("action")),
+            Column("Amount", lambda r: f"{r['amount']:+d}", key("amount"), align_right=True),
+            Column("Balance after", key("balanceAfter"), align_right=True),
+            Column("Reason", key("reason")),
+            Column("Operation id", key("id")),
+        ], self)
+        self.table = table(self.ledger, self)
+        self.table.sortByColumn(0, Qt.SortOrder.DescendingOrder)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.balance)
+        layout.addWidget(self.table, 1)
+
+    def show_credits(self, page: dict) -> None:
+        """`{balance, data: [operation], nextCursor}`."""
+        self.balance.setText(f"Balance: {page.get('balance', 0)} credits")
+        self.ledger.set_rows(page.get("data", []))
