@@ -14,10 +14,12 @@ def main() -> None:
 
 
 def _register() -> None:
+    from growthkit.console.cli import console
     from growthkit.server.cli import COMMANDS
 
     for command in COMMANDS:
         main.add_command(command)
+    main.add_command(console)
 
 
 _register()

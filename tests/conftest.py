@@ -6,7 +6,13 @@ on the PostgreSQL and Redis variants; each test gets its own PostgreSQL schema.
 
 from __future__ import annotations
 
-import uuid
+import os
+
+# Qt widgets run offscreen in tests; keys never reach a real OS keyring.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+
+import uuid  # noqa: E402 (after the environment the imports below read)
 from collections.abc import Iterator
 
 import httpx
@@ -93,3 +99,23 @@ def live_server(database_url, redis_url) -> Iterator[LiveServer]:
     srv.should_exit = True
     thread.join(timeout=10)
     engine.dispose()
+
+
+@pytest.fixture
+def console_settings(tmp_path):
+    """The console's settings in a file of the test's own."""
+    from growthkit.console.settings import ConsoleSettings
+
+    return ConsoleSettings(tmp_path / "console.ini")
+
+
+@pytest.fixture
+def open_console(qtbot, console_settings):
+    """Open the real console on a server: `open_console(base_url, secret_key, specs=None)`
+    answers the shown MainWindow (its `console` attribute is the Console); every console
+    opened is shut down after the test."""
+    from qt_console import ConsoleOpener
+
+    opener = ConsoleOpener(qtbot, console_settings)
+    yield opener
+    opener.close_all()
