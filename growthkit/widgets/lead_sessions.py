@@ -24,6 +24,8 @@ def table(model: RowsModel, parent: QWidget, sortable: bool = True) -> QTableVie
     view = QTableView(parent)
     view.setModel(sorted_proxy(model, view))
     view.setSortingEnabled(sortable)
+    if sortable:  # in the answer's order until the user picks a column
+        view.sortByColumn(-1, Qt.SortOrder.AscendingOrder)
     view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
     view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
     view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
