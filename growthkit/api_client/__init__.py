@@ -1,1 +1,25 @@
 """The Python client (httpx): query API, live stream, export, and a batching Tracker."""
+
+from growthkit.api_client.client import Client
+from growthkit.api_client.errors import (
+    AuthError,
+    Cancelled,
+    Conflict,
+    FieldError,
+    GrowthKitError,
+    NotAGrowthKitServer,
+    NotFound,
+    RateLimited,
+    ServerUnavailable,
+    TLSError,
+    ValidationError,
+)
+from growthkit.api_client.listing import Listing
+from growthkit.api_client.source import Filters, Source
+from growthkit.api_client.stream import LiveStream
+
+__all__ = [
+    "AuthError", "Cancelled", "Client", "Conflict", "FieldError", "Filters", "GrowthKitError",
+    "Listing", "LiveStream", "NotAGrowthKitServer", "NotFound", "RateLimited",
+    "ServerUnavailable", "Source", "TLSError", "ValidationError",
+]
