@@ -159,26 +159,30 @@ class Client:
     # -- connection -------------------------------------------------------------------------
 
     def server_info(self) -> ServerInfo:
-        """The server's health, version and store kind (needs no key).
+        """The server's health and version (needs no key).
 
         NotAGrowthKitServer when the URL answers but not as GrowthKit; ServerUnavailable
-        when it does not answer, or its store is down."""
+        when it does not answer, or answers that it is degraded (its store is down)."""
         try:
-            response = self._t.request("GET", "/health", retry=False)
+            health = self._json(self._t.request("GET", "/health", retry=False))
+            spec = self._json(self._t.request("GET", "/openapi.json", retry=False))
         except ServerUnavailable as exc:
             if exc.status == 503:
-                raise ServerUnavailable(f"{self.url} is up but its store is unreachable: "
-                                        f"{exc.message}", status=503, url=self.url) from None
+                raise ServerUnavailable(f"{self.url} is up but degraded: {exc.message}",
+                                        status=503, url=self.url) from None
             raise
         except (AuthError, NotFound, ValidationError) as exc:
             raise NotAGrowthKitServer(
-                f"{self.url}/health is not a GrowthKit health check (HTTP {exc.status}): "
+                f"{self.url} does not answer as a GrowthKit server (HTTP {exc.status}): "
                 "check the URL (scheme, host, port, no path)", url=self.url) from None
-        data = self._json(response)
-        if not isinstance(data, dict) or data.get("status") != "ok" or "version" not in data:
-            raise NotAGrowthKitServer(f"{self.url}/health does not answer as a GrowthKit "
-                                      "server: check the URL", url=self.url)
-        return ServerInfo.from_json(data)
+        info = spec.get("info") if isinstance(spec, dict) else None
+        if (not isinstance(health, dict) or health.get("status") != "up"
+                or not isinstance(info, dict)
+                or not str(info.get("title", "")).startswith("GrowthKit")):
+            raise NotAGrowthKitServer(f"{self.url} does not answer as a GrowthKit server: "
+                                      "check the URL", url=self.url)
+        return ServerInfo.from_json({"status": health["status"],
+                                     "version": str(info.get("version", ""))})
 
     def ping(self) -> float:
         """Seconds for one authenticated round trip; raises AuthError for a bad key."""

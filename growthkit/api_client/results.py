@@ -274,13 +274,11 @@ class AppInfo(JsonResult):
 
 @dataclass(frozen=True)
 class ServerInfo(JsonResult):
-    """What GET /health says: the server's version and store."""
+    """The server's health (`up`) and version, from /health and /openapi.json."""
 
     status: str = ""
     version: str = ""
-    store: str = ""
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Self:
-        return cls(raw=data, status=data.get("status", ""), version=data.get("version", ""),
-                   store=data.get("store", ""))
+        return cls(raw=data, status=data.get("status", ""), version=data.get("version", ""))
