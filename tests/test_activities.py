@@ -80,7 +80,7 @@ def test_items_have_the_stored_activity_shape(server, seeded):
     assert e2["receivedAt"] == to_iso(received) and e2["seq"] == seq
     assert body["data"][1]["id"] == "e1"
     e6 = get(server, seeded.secret, eventName="button_clicked").json()["data"][0]
-    assert e6["id"] == "e6" and e6["properties"] is None
+    assert e6["id"] == "e6" and e6["properties"] == {}
 
 
 # Each case runs against one seeded server (a server per case would mostly time migrations).

@@ -114,3 +114,30 @@ def test_unsupported_database_url_is_a_clear_error():
     result = cli("mysql://db.example/growthkit", "apps", check=False)
     assert result.returncode == 2 and "unsupported database URL" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_plain_file_path_is_a_sqlite_store_and_every_command_names_it(tmp_path):
+    store = tmp_path / "nested" / "plain.db"
+    created = cli(str(store), "create-app", "Shop", "--json")
+    assert f"store: SQLite file {store}" in created.stderr
+    assert json.loads(created.stdout)["name"] == "Shop"  # stdout stays machine-readable
+    assert store.exists()
+    listed = cli(f"sqlite:///{store}", "apps", "--json")
+    assert [a["name"] for a in json.loads(listed.stdout)] == ["Shop"]
+    assert f"store: SQLite file {store}" in listed.stderr
+
+
+def test_a_relative_sqlite_url_is_resolved_and_named(tmp_path):
+    env = {**os.environ, "GROWTHKIT_DATABASE_URL": "sqlite:///rel.db"}
+    result = subprocess.run([sys.executable, "-m", "growthkit", "migrate"], env=env,
+                            cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert f"store: SQLite file {tmp_path / 'rel.db'}" in result.stderr
+    assert (tmp_path / "rel.db").exists()
+
+
+def test_the_postgresql_store_is_named_without_its_password():
+    result = cli("postgresql://gk:s3cret@127.0.0.1:1/growthkit", "migrate", check=False)
+    assert "store: PostgreSQL postgresql://gk:***@127.0.0.1:1/growthkit" in result.stderr
+    assert "s3cret" not in result.stderr + result.stdout and result.returncode == 2
+    assert "error: cannot open the store" in result.stderr and "Traceback" not in result.stderr

@@ -95,6 +95,17 @@ def test_builtin_members(server, app, as_of):
     assert members(server, app, "converters", asOf=as_of, event="never") == []
 
 
+def test_a_lead_created_by_a_credit_operation_is_new_not_dormant(server):
+    app = server.create_app(initialCredits=5)
+    r = server.client.post("/api/v1/credits", headers=auth(app), json={
+        "fingerprint": "fresh", "amount": 3, "action": "purchase"})
+    assert r.status_code in (200, 201), r.text
+    r = server.client.get(SEGMENTS, headers=auth(app))
+    counts = {s["id"]: s["count"] for s in r.json()["data"]}
+    assert counts["new"] == 1 and counts["dormant"] == 0
+    assert members(server, app, "new") == ["fresh"] and members(server, app, "dormant") == []
+
+
 def test_as_of_defaults_to_now(server, app, as_of):
     # At the real now (a day after A) every event is a day older and f exists:
     # e (now-8d) drops out of new and active, d (now-15d) turns dormant.

@@ -27,7 +27,9 @@ def stored_activity(row: Any) -> dict[str, Any]:
         "appId": row.app_id,
         "fingerprintId": row.fingerprint_id,
         "eventName": row.event_name,
-        "properties": _json(row.properties),
+        # An event sent without properties reads as {} everywhere (activities, timeline,
+        # stream, export), as it does in the timeline.
+        "properties": _json(row.properties) or {},
         "context": _json(row.context) or {},
         "sessionId": row.session_id,
         "timestamp": to_iso(row.timestamp),
@@ -40,8 +42,8 @@ def event_activity(app_id: str, event: Event) -> dict[str, Any]:
     """A just-stored Event (from the ingest path) as a StoredActivity."""
     return {
         "id": event.id, "appId": app_id, "fingerprintId": event.fingerprint,
-        "eventName": event.event_name, "properties": event.properties,
-        "context": event.context, "sessionId": event.session_id,
+        "eventName": event.event_name, "properties": event.properties or {},
+        "context": event.context or {}, "sessionId": event.session_id,
         "timestamp": to_iso(event.timestamp), "receivedAt": to_iso(event.received_at),
         "seq": event.seq,
     }

@@ -41,7 +41,8 @@ BUILTINS: dict[str, tuple[str, str]] = {
     "active": ("Active", f"at least one event in the last {ACTIVE_DAYS} days"),
     "power": ("Power users", f"top 10% of leads by events in the last {POWER_DAYS} days "
                              "(ties: latest event first)"),
-    "dormant": ("Dormant", f"no events in the last {DORMANT_DAYS} days"),
+    "dormant": ("Dormant", f"first seen over {DORMANT_DAYS} days ago, no events in the last "
+                           f"{DORMANT_DAYS} days"),
     "converters": ("Converters", "did the chosen event (?event=) at least once"),
 }
 
@@ -169,7 +170,10 @@ def builtin_clause(app_id: str, segment: str, as_of: int,
     if segment == "active":
         return rule_clause(app_id, Rule(did=[Did(None, days=ACTIVE_DAYS)]), as_of)
     if segment == "dormant":
-        return rule_clause(app_id, Rule(did_not=[Did(None, days=DORMANT_DAYS)]), as_of)
+        # Known for longer than the window: a lead created moments ago (by a credit
+        # operation, say) has no events yet but is New, not Dormant.
+        return and_(rule_clause(app_id, Rule(did_not=[Did(None, days=DORMANT_DAYS)]), as_of),
+                    leads.c.first_seen < as_of - DORMANT_DAYS * DAY_MS)
     if segment == "power":
         return _power(app_id, as_of)
     if segment == "converters":

@@ -23,11 +23,30 @@ JSON_CODEC = {"json_serializer": _dumps, "json_deserializer": orjson.loads}
 
 
 def normalize_url(url: str) -> str:
-    """Accept `postgresql://` and `postgres://` and use the psycopg 3 driver for them."""
+    """A SQLAlchemy URL for a store: `postgresql://` and `postgres://` get the psycopg 3
+    driver; a plain file path (`/var/lib/growthkit.db`, `~/gk.db`, `gk.db`) is a SQLite file.
+
+    SQLite URLs keep SQLAlchemy's meaning (`sqlite:///x.db` is relative to the current
+    folder, `sqlite:////abs/x.db` absolute); `describe_store` says which file that is.
+    """
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix):]
+    if "://" not in url and url.strip() and url != "sqlite:":
+        return f"sqlite:///{Path(url).expanduser().resolve()}"
     return url
+
+
+def describe_store(url_or_engine: str | Engine) -> str:
+    """What a person needs to know about a store: the SQLite file's absolute path, or the
+    PostgreSQL database without its password."""
+    url = make_url(normalize_url(url_or_engine) if isinstance(url_or_engine, str)
+                   else url_or_engine.url)
+    if url.get_backend_name() == "sqlite":
+        if not url.database or url.database == ":memory:":
+            return "SQLite in memory"
+        return f"SQLite file {Path(url.database).expanduser().resolve()}"
+    return f"PostgreSQL {url.set(drivername='postgresql').render_as_string(hide_password=True)}"
 
 
 def open_engine(url: str, *, busy_timeout_ms: int = 5000, pool_size: int = 10,

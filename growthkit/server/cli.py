@@ -7,24 +7,32 @@ import os
 import sys
 
 import click
+from sqlalchemy.exc import OperationalError
 
 from growthkit.core import apps as core_apps
-from growthkit.core.store import migrate, open_engine, write_connection
+from growthkit.core.store import describe_store, migrate, open_engine, write_connection
 from growthkit.server.settings import Settings
 
 database_option = click.option(
     "--database-url", envvar="GROWTHKIT_DATABASE_URL", default=None,
-    help="sqlite:///path.db or postgresql://user@host/db (default: a SQLite file in the "
-         "user data folder). Env: GROWTHKIT_DATABASE_URL.")
+    help="A SQLite file path (or sqlite:////abs/path.db) or postgresql://user@host/db "
+         "(default: a SQLite file in the user data folder). Env: GROWTHKIT_DATABASE_URL.")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 
 
 def _engine(database_url: str | None):
+    """The store a command works on, named on stderr: the CLI and a server only share a
+    store when both get the same --database-url / GROWTHKIT_DATABASE_URL."""
     try:
         engine = open_engine(database_url or Settings().database_url)
     except ValueError as exc:
         _fail(str(exc))
-    migrate(engine)
+    click.echo(f"store: {describe_store(engine)}", err=True)
+    try:
+        migrate(engine)
+    except OperationalError as exc:
+        _fail(f"cannot open the store ({describe_store(engine)}): "
+              f"{str(exc.orig or exc).strip().splitlines()[0]}")
     return engine
 
 
@@ -108,7 +116,6 @@ def serve(host, port, database_url, redis_url, workers, demo):
     if redis_url:
         os.environ["GROWTHKIT_REDIS_URL"] = redis_url
     engine = _engine(database_url)
-    click.echo(f"store: {engine.url.render_as_string(hide_password=True)}")
     if demo:
         _demo_banner(engine, host, port)
     engine.dispose()
