@@ -17,9 +17,10 @@ from growthkit.api_client.errors import (
 from growthkit.api_client.listing import Listing
 from growthkit.api_client.source import Filters, Source
 from growthkit.api_client.stream import LiveStream
+from growthkit.api_client.tracker import Tracker
 
 __all__ = [
     "AuthError", "Cancelled", "Client", "Conflict", "FieldError", "Filters", "GrowthKitError",
     "Listing", "LiveStream", "NotAGrowthKitServer", "NotFound", "RateLimited",
-    "ServerUnavailable", "Source", "TLSError", "ValidationError",
+    "ServerUnavailable", "Source", "TLSError", "Tracker", "ValidationError",
 ]
