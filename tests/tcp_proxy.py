@@ -1,98 +1,80 @@
-"""A TCP proxy for failure tests: the server talks to PostgreSQL through it, and a test cuts it.
-
-`cut()` closes every open connection and refuses new ones (accepted, then closed at once:
-the driver sees "server closed the connection unexpectedly"), as when the database
-restarts or the network drops; `restore()` lets connections through again. The shared
-PostgreSQL itself is never touched.
-"""
+"""A TCP proxy a test can cut and restore, to simulate a server going away and coming back
+(the shared PostgreSQL and the test server itself keep running)."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
-from contextlib import suppress
-from urllib.parse import urlsplit, urlunsplit
 
 
 class TcpProxy:
-    def __init__(self, upstream_host: str, upstream_port: int):
-        self.upstream = (upstream_host, upstream_port)
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self._listener.getsockname()[1]
+    """Listens on a fixed local port and forwards every connection to `target`.
+    `cut()` closes the listener and every open connection; `restore()` listens again on
+    the same port."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.target = (target_host, target_port)
+        self.port = 0
+        self._conns: list[socket.socket] = []
         self._lock = threading.Lock()
-        self._open: set[socket.socket] = set()
-        self._cut = False
-        self._closed = False
-        threading.Thread(target=self._accept, name="tcp-proxy", daemon=True).start()
+        self._listener: socket.socket | None = None
+        self.restore()
 
-    @classmethod
-    def for_url(cls, url: str) -> tuple[TcpProxy, str]:
-        """A proxy to the database of `url`, and the same URL pointing at the proxy."""
-        parts = urlsplit(url)
-        proxy = cls(parts.hostname or "127.0.0.1", parts.port or 5432)
-        netloc = parts.netloc.rsplit("@", 1)
-        host = f"127.0.0.1:{proxy.port}"
-        netloc = f"{netloc[0]}@{host}" if len(netloc) == 2 else host
-        return proxy, urlunsplit(parts._replace(netloc=netloc))
-
-    def cut(self) -> None:
-        with self._lock:
-            self._cut = True
-            doomed, self._open = self._open, set()
-        for sock in doomed:
-            _close(sock)
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
 
     def restore(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        self.port = listener.getsockname()[1]
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def cut(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            # shutdown wakes the thread blocked in accept() (close() alone does not, on Linux)
+            with contextlib.suppress(OSError):
+                listener.shutdown(socket.SHUT_RDWR)
+            listener.close()
         with self._lock:
-            self._cut = False
+            conns, self._conns = self._conns, []
+        for conn in conns:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+            conn.close()
 
-    def close(self) -> None:
-        self._closed = True
-        self.cut()
-        _close(self._listener)
+    close = cut
 
-    def _accept(self) -> None:
-        while not self._closed:
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
             try:
-                client, _ = self._listener.accept()
+                client, _ = listener.accept()
             except OSError:
                 return
-            with self._lock:
-                refused = self._cut
-            if refused:
-                _close(client)
-                continue
             try:
-                upstream = socket.create_connection(self.upstream, timeout=5)
-                upstream.settimeout(None)
+                upstream = socket.create_connection(self.target, timeout=5)
             except OSError:
-                _close(client)
+                client.close()
                 continue
+            upstream.settimeout(None)
             with self._lock:
-                if self._cut:  # cut while connecting
-                    _close(client)
-                    _close(upstream)
-                    continue
-                self._open.update((client, upstream))
-            for src, dst in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
+                self._conns += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
 
-    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+    @staticmethod
+    def _pipe(src: socket.socket, dst: socket.socket) -> None:
         try:
             while data := src.recv(65536):
                 dst.sendall(data)
         except OSError:
             pass
         finally:
-            with self._lock:
-                self._open.discard(src)
-                self._open.discard(dst)
-            _close(src)
-            _close(dst)
-
-
-def _close(sock: socket.socket) -> None:
-    with suppress(OSError):
-        sock.shutdown(socket.SHUT_RDWR)
-    with suppress(OSError):
-        sock.close()
+            for s in (src, dst):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)

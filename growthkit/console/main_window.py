@@ -195,9 +195,16 @@ class MainWindow(QMainWindow):
         bar.addPermanentWidget(self.connection_label)
         bar.addPermanentWidget(self.store_label)
         bar.addPermanentWidget(self.refresh_label)
-        store = self.session.store or "unknown store"
-        self.store_label.setText(f"store: {store}")
+        self.store_label.setText(f"store: {self.store_kind()}")
         self._show_connection()
+
+    def store_kind(self) -> str:
+        """Where the data shown comes from: the server (and its database, when it says),
+        an offline snapshot, or the local cache while the server is away."""
+        if self.session.offline:
+            return "offline snapshot"
+        kind = f"server ({self.session.store})" if self.session.store else "server"
+        return kind
 
     def _show_connection(self, detail: str = "") -> None:
         text = {"connected": "● connected", "live": "● live", "connecting": "◌ connecting…",

@@ -234,6 +234,14 @@ class FeedFilter(QSortFilterProxyModel):
         self.quick_lead = ""
 
     def set_conditions(self, **changes: Any) -> None:
+        if all(getattr(self, k) == v for k, v in changes.items()):
+            return
+        if hasattr(self, "beginFilterChange"):  # Qt 6.10+: invalidateFilter is deprecated
+            self.beginFilterChange()
+            for key, value in changes.items():
+                setattr(self, key, value)
+            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+            return
         for key, value in changes.items():
             setattr(self, key, value)
         self.invalidateFilter()

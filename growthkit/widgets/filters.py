@@ -94,10 +94,14 @@ class FilterChips(QWidget):
         self.set_filter({})
 
     def chip_texts(self) -> list[str]:
-        return [b.text().removesuffix("  ✕") for b in self.findChildren(QToolButton)]
+        return [b.text().removesuffix("  ✕") for b in self.chips]
+
+    def chip(self, text: str) -> QToolButton:
+        return next(b for b in self.chips if b.text().removesuffix("  ✕") == text)
 
     def set_filter(self, flt: dict) -> None:
         self.filter = dict(flt)
+        self.chips: list[QToolButton] = []
         while self._layout.count():
             item = self._layout.takeAt(0)
             if item.widget() is not None:
@@ -114,6 +118,7 @@ class FilterChips(QWidget):
             chip.setToolTip("Remove this condition")
             chip.clicked.connect(lambda _=False, k=key, v=value: self._remove(k, v))
             self._layout.addWidget(chip)
+            self.chips.append(chip)
         if chips:
             clear = QToolButton(self)
             clear.setObjectName("clearFilter")
