@@ -92,7 +92,7 @@ def open_server(url: str, key: str, app: str | None = None, *, http: Any = None,
                                             f"not {app!r}")
     settings = found.settings or {}
     return Session(source=client, url=client.url, app_name=found.name, app_id=found.id,
-                   store=info.store, server_version=info.version,
+                   store=getattr(info, "store", ""), server_version=info.version,
                    time_zone=settings.get("timeZone"), app=found.to_json())
 
 
