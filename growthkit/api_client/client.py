@@ -37,13 +37,16 @@ from growthkit.api_client.results import (
     CreditResult,
     EventFrequency,
     Funnel,
+    FunnelLead,
     Heatmap,
     Lead,
     LeadDetails,
+    LeadSession,
     Segments,
     ServerInfo,
     Stats,
     TimelineItem,
+    TimeToConvert,
 )
 from growthkit.api_client.source import Cancel, Filters, FunnelStep, Progress
 from growthkit.api_client.stream import LiveStream
@@ -55,6 +58,20 @@ _UNSET: Any = object()
 
 def _fp(fingerprint: str) -> str:
     return quote(fingerprint, safe="")
+
+
+def _funnel_body(steps: Iterable[FunnelStep], window: timedelta | float,
+                 start: TimeLike | None, end: TimeLike | None,
+                 where: Where | None) -> dict[str, Any]:
+    seconds = window.total_seconds() if isinstance(window, timedelta) else window
+    body: dict[str, Any] = {"steps": [_step(s) for s in steps], "windowSeconds": int(seconds)}
+    if start is not None:
+        body["from"] = time_param(start, "start")
+    if end is not None:
+        body["to"] = time_param(end, "end")
+    if where is not None:
+        body["where"] = condition_objects(where)
+    return body
 
 
 def _step(step: FunnelStep) -> dict[str, Any]:
@@ -220,16 +237,29 @@ class Client:
                where: Where | None = None) -> Funnel:
         """Conversion through ordered steps: event names, `(name, where)` pairs or
         `{"eventName", "where"}` dicts; `window` a timedelta or seconds."""
-        seconds = window.total_seconds() if isinstance(window, timedelta) else window
-        body: dict[str, Any] = {"steps": [_step(s) for s in steps],
-                                "windowSeconds": int(seconds)}
-        if start is not None:
-            body["from"] = time_param(start, "start")
-        if end is not None:
-            body["to"] = time_param(end, "end")
-        if where is not None:
-            body["where"] = condition_objects(where)
-        return Funnel.from_json(self._send("POST", "/analytics/funnel", body))
+        return Funnel.from_json(self._send("POST", "/analytics/funnel",
+                                           _funnel_body(steps, window, start, end, where)))
+
+    def funnel_leads(self, steps: Iterable[FunnelStep], *, window: timedelta | float,
+                     step: int, outcome: str = "converted", start: TimeLike | None = None,
+                     end: TimeLike | None = None, where: Where | None = None,
+                     page_size: int = 100, limit: int | None = None) -> Listing[FunnelLead]:
+        """The leads that reached funnel step `step` (1-based; `outcome="converted"`) or
+        reached the step before but not it (`"dropped"`); the total is `.meta["count"]`."""
+        body = {**_funnel_body(steps, window, start, end, where), "step": step,
+                "outcome": outcome}
+        return self._listing("/analytics/funnel/leads", [], FunnelLead.from_json,
+                             page_size=page_size, limit=limit,
+                             time_fields=FunnelLead.TIME_FIELDS, method="POST", body=body)
+
+    def funnel_time_to_convert(self, steps: Iterable[FunnelStep], *,
+                               window: timedelta | float, step: int, bins: int = 20,
+                               start: TimeLike | None = None, end: TimeLike | None = None,
+                               where: Where | None = None) -> TimeToConvert:
+        """How long the leads reaching `step` (2 or later) took from the step before."""
+        body = {**_funnel_body(steps, window, start, end, where), "step": step, "bins": bins}
+        return TimeToConvert.from_json(self._send("POST", "/analytics/funnel/time-to-convert",
+                                                  body))
 
     def segments(self, *, event: str | None = None, as_of: TimeLike | None = None) -> Segments:
         """Counts of the built-in segments; `event` adds `converters`."""
@@ -301,6 +331,16 @@ class Client:
         return self._listing(f"/leads/{_fp(fingerprint)}/activities", params,
                              Activity.from_json, page_size=page_size, limit=limit,
                              time_fields=Activity.TIME_FIELDS)
+
+    def lead_sessions(self, fingerprint: str, *, start: TimeLike | None = None,
+                      end: TimeLike | None = None, page_size: int = 50,
+                      limit: int | None = None) -> Listing[LeadSession]:
+        """The lead's sessions, newest first (a session's events: `lead_activities(fp,
+        session=id, order="asc")`)."""
+        params = extra(**{"from": time_param(start, "start"), "to": time_param(end, "end")})
+        return self._listing(f"/leads/{_fp(fingerprint)}/sessions", params,
+                             LeadSession.from_json, page_size=page_size, limit=limit,
+                             time_fields=LeadSession.TIME_FIELDS)
 
     def lead_credits(self, fingerprint: str, *, order: str = "desc", page_size: int = 100,
                      limit: int | None = None) -> Listing[CreditOperation]:

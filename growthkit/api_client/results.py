@@ -282,3 +282,65 @@ class ServerInfo(JsonResult):
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Self:
         return cls(raw=data, status=data.get("status", ""), version=data.get("version", ""))
+
+
+@dataclass(frozen=True)
+class LeadSession(JsonResult):
+    """One of a lead's sessions (GET /leads/{fp}/sessions)."""
+
+    TIME_FIELDS: ClassVar = ("start", "end")
+
+    session_id: str = ""
+    start: datetime | None = None
+    end: datetime | None = None
+    duration_seconds: float = 0.0
+    events: int = 0
+    page_views: int = 0
+    entry_page: str | None = None
+    exit_page: str | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Self:
+        return cls(raw=data, session_id=data["sessionId"], start=parse_time(data["start"]),
+                   end=parse_time(data["end"]), duration_seconds=data["durationSeconds"],
+                   events=data["events"], page_views=data["pageViews"],
+                   entry_page=data.get("entryPage"), exit_page=data.get("exitPage"))
+
+
+@dataclass(frozen=True)
+class FunnelLead(Lead):
+    """A lead behind a funnel step (POST /analytics/funnel/leads)."""
+
+    TIME_FIELDS: ClassVar = ("firstSeen", "lastSeen", "enteredAt", "lastStepAt")
+
+    entered_at: datetime | None = None
+    last_step: int = 0
+    last_step_at: datetime | None = None
+    seconds_to_convert: float | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Self:
+        lead = Lead.from_json(data)
+        return cls(**{f.name: getattr(lead, f.name) for f in fields(lead)},
+                   entered_at=parse_time(data.get("enteredAt")),
+                   last_step=data.get("lastStep", 0),
+                   last_step_at=parse_time(data.get("lastStepAt")),
+                   seconds_to_convert=data.get("secondsToConvert"))
+
+
+@dataclass(frozen=True)
+class TimeToConvert(JsonResult):
+    """How long a funnel step's leads took from the previous step, binned."""
+
+    step: int = 0
+    users: int = 0
+    median_seconds: float | None = None
+    bins: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Self:
+        return cls(raw=data, step=data["step"], users=data["users"],
+                   median_seconds=data.get("medianSeconds"), bins=data["bins"])
+
+    def to_frame(self):  # noqa: ANN201
+        return frames.records(self.bins)

@@ -22,12 +22,15 @@ from growthkit.api_client.results import (
     CreditResult,
     EventFrequency,
     Funnel,
+    FunnelLead,
     Heatmap,
     Lead,
     LeadDetails,
+    LeadSession,
     Segments,
     Stats,
     TimelineItem,
+    TimeToConvert,
 )
 
 
@@ -68,6 +71,17 @@ class Source(Protocol):
                start: TimeLike | None = None, end: TimeLike | None = None,
                where: Where | None = None) -> Funnel: ...
 
+    def funnel_leads(self, steps: Iterable[FunnelStep], *, window: timedelta | float,
+                     step: int, outcome: str = "converted", start: TimeLike | None = None,
+                     end: TimeLike | None = None, where: Where | None = None,
+                     page_size: int = 100, limit: int | None = None
+                     ) -> Listing[FunnelLead]: ...
+
+    def funnel_time_to_convert(self, steps: Iterable[FunnelStep], *,
+                               window: timedelta | float, step: int, bins: int = 20,
+                               start: TimeLike | None = None, end: TimeLike | None = None,
+                               where: Where | None = None) -> TimeToConvert: ...
+
     def segments(self, *, event: str | None = None,
                  as_of: TimeLike | None = None) -> Segments: ...
 
@@ -84,6 +98,10 @@ class Source(Protocol):
     def lead_activities(self, fingerprint: str, *, order: str = "desc", page_size: int = 100,
                         limit: int | None = None, **filters: Unpack[Filters]
                         ) -> Listing[Activity]: ...
+
+    def lead_sessions(self, fingerprint: str, *, start: TimeLike | None = None,
+                      end: TimeLike | None = None, page_size: int = 50,
+                      limit: int | None = None) -> Listing[LeadSession]: ...
 
     def lead_credits(self, fingerprint: str, *, order: str = "desc", page_size: int = 100,
                      limit: int | None = None) -> Listing[CreditOperation]: ...
