@@ -29,10 +29,12 @@ def latest_activities(source: Any, ctx: LoadContext) -> dict:
 
 
 def default_docks() -> list[DockSpec]:
+    from growthkit.console.lead_docks import LeadDocks
     from growthkit.widgets.filters import FiltersWidget
     from growthkit.widgets.live_feed import LiveFeedWidget
 
     return [
         DockSpec(FiltersWidget, event_names, Refresh.LIVE, LEFT),
         DockSpec(LiveFeedWidget, latest_activities, Refresh.ONCE, RIGHT),
+        *LeadDocks().specs(),
     ]

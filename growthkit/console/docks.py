@@ -66,6 +66,9 @@ class DockSpec:
     tab_with: str | None = None  # objectName of a dock to share tabs with by default
     visible: bool = True
     follows_lead: bool = False  # also reload when a widget asks for a lead (lead_requested)
+    # Wires a widget's own requests (beyond the shell's intents) once the window is built:
+    # connect(window, widget); the handlers run their calls on window.workers.
+    connect: Callable[[Any, QWidget], None] | None = None
 
 
 def result(call: str, *keys: str, **fixed: Any) -> Loader:

@@ -133,6 +133,9 @@ class MainWindow(QMainWindow):
             dock.setVisible(spec.visible)
             self.docks[name] = Dock(spec, widget, frame, dock)
             self._connect_intents(widget)
+        for d in self.docks.values():  # after every dock exists: handlers may reach others
+            if d.spec.connect is not None:
+                d.spec.connect(self, d.widget)
 
     def _connect_intents(self, widget: QWidget) -> None:
         if hasattr(widget, "filter_requested"):

@@ -239,6 +239,13 @@ class FunnelWidget(QWidget):
         self.segment_btn.clicked.connect(self._ask_segment)
         self.funnels.changed.connect(self._reload_saved)
 
+    def use_stores(self, funnels: SavedItems, segments: SavedItems) -> None:
+        """Keep saved funnels and segments in these stores (the console's settings file)."""
+        self.funnels.changed.disconnect(self._reload_saved)
+        self.funnels, self.segments = funnels, segments
+        self.funnels.changed.connect(self._reload_saved)
+        self._reload_saved()
+
     # --- the editor --------------------------------------------------------------------
     def set_event_names(self, names: list[str]) -> None:
         """Names offered in the step boxes (e.g. from the stats' top events)."""

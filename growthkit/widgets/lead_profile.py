@@ -72,8 +72,8 @@ class LeadHeader(QGroupBox):
         layout.addLayout(form)
         layout.addLayout(numbers)
         self.shown: dict = {}
-        self.email.textEdited.connect(self._dirty)
-        self.name.textEdited.connect(self._dirty)
+        self.email.textChanged.connect(self._dirty)
+        self.name.textChanged.connect(self._dirty)
         self.email.returnPressed.connect(self._save)
         self.name.returnPressed.connect(self._save)
         self.save.clicked.connect(self._save)

@@ -171,6 +171,13 @@ class SegmentsWidget(QWidget):
     def set_event_names(self, names: list[str]) -> None:
         self.form.set_event_names(names)
 
+    def use_store(self, store: SavedItems) -> None:
+        """Keep custom segments in this store (the console's settings file)."""
+        self.store.changed.disconnect(self.refresh_custom)
+        self.store = store
+        self.store.changed.connect(self.refresh_custom)
+        self._rebuild()
+
     # --- the table ---------------------------------------------------------------------
     def show_data(self, data: dict) -> None:
         """A `GET /analytics/segments` answer."""
