@@ -58,10 +58,11 @@ def load_leads(source: Any, ctx: LoadContext) -> dict:
     return search_leads(source, {"search": "", "sort": "lastSeen", "seq": 0})
 
 
-def load_profile(source: Any, ctx: LoadContext, pagers: dict[str, Pager]) -> dict | None:
-    """The picked lead: details, first timeline page, sessions and credits."""
+def load_profile(source: Any, ctx: LoadContext, pagers: dict[str, Pager]) -> dict:
+    """The picked lead: details, first timeline page, sessions and credits (nothing to show
+    before a lead is picked: an empty answer, so the dock counts as loaded)."""
     if not ctx.lead:
-        return None
+        return {}
     fp = ctx.lead
     lead = source.lead(fp, tz=ctx.time_zone).to_json()
     pagers["timeline"] = Pager(source.timeline(fp, page_size=200), 200)
