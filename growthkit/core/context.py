@@ -1,42 +1,26 @@
-"""Event context: the browser/OS/device fields, filled in from a User-Agent when missing."""
+"""Event context: the browser/OS/device fields, filled in from a User-Agent when missing.
+
+The User-Agent parser itself is handed in (the server passes
+`growthkit.server.user_agents.describe_user_agent`), so core imports without ua-parser.
+"""
 
 from __future__ import annotations
 
-from functools import lru_cache
+from collections.abc import Callable
 
-from ua_parser import parse
-
-
-@lru_cache(maxsize=4096)
-def describe_user_agent(user_agent: str) -> tuple[str, str, str]:
-    """(browser with major version, OS, device type) for a User-Agent string."""
-    result = parse(user_agent)
-    ua, os_, device = result.user_agent, result.os, result.device
-    browser = ua.family if ua else "Other"
-    if ua and ua.major:
-        browser = f"{browser} {ua.major}"
-    os_name = os_.family if os_ else "Other"
-    if os_ and os_.major:
-        os_name = f"{os_name} {os_.major}"
-    family = (device.family if device else "") or ""
-    lowered = user_agent.lower()
-    if "ipad" in lowered or "tablet" in lowered or "tablet" in family.lower() or (
-            "android" in lowered and "mobile" not in lowered):
-        kind = "tablet"
-    elif "mobi" in lowered or "iphone" in lowered or (os_ and os_.family in ("iOS", "Android")):
-        kind = "mobile"
-    else:
-        kind = "desktop"
-    return browser, os_name, kind
+# A User-Agent string -> (browser with major version, OS, device type).
+DescribeUserAgent = Callable[[str], tuple[str, str, str]]
 
 
-def enrich(context: dict, header_user_agent: str | None) -> dict:
-    """Fill browser, os and device from the context's userAgent or the request's header."""
+def enrich(context: dict, header_user_agent: str | None,
+           describe: DescribeUserAgent | None = None) -> dict:
+    """Fill browser, os and device from the context's userAgent or the request's header
+    (derived by `describe`; without one only the userAgent is kept)."""
     user_agent = context.get("userAgent") or header_user_agent
     if user_agent and not context.get("userAgent"):
         context["userAgent"] = user_agent
-    if user_agent and not all(context.get(k) for k in ("browser", "os", "device")):
-        derived = describe_user_agent(user_agent[:1000])
+    if describe and user_agent and not all(context.get(k) for k in ("browser", "os", "device")):
+        derived = describe(user_agent[:1000])
         for key, value in zip(("browser", "os", "device"), derived, strict=True):
             if not context.get(key):
                 context[key] = value

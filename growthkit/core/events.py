@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
-from growthkit.core.context import enrich
+from growthkit.core.context import DescribeUserAgent, enrich
 
 MAX_BODY_BYTES = 512 * 1024
 MAX_EVENT_BYTES = 32 * 1024
@@ -161,8 +161,12 @@ def load_body(body: bytes) -> dict:
 
 
 def parse_batch(data: dict, *, received_at: int, retention_days: int,
-                user_agent: str | None = None, body_size: int | None = None) -> ParsedBatch:
+                user_agent: str | None = None, body_size: int | None = None,
+                describe_user_agent: DescribeUserAgent | None = None) -> ParsedBatch:
     """Validate a decoded batch; events that break a rule land in `rejected` by index.
+
+    `describe_user_agent` derives browser, OS and device from the User-Agent (the server
+    hands in its parser; without one they are left as the client sent them).
 
     `body_size` (bytes) lets small bodies skip the per-event size check.
     """
@@ -214,10 +218,12 @@ def parse_batch(data: dict, *, received_at: int, retention_days: int,
             continue
         # Events without a context of their own share the batch's, enriched once.
         if ev.context:
-            context = enrich({**(batch.context or {}), **ev.context}, user_agent)
+            context = enrich({**(batch.context or {}), **ev.context}, user_agent,
+                             describe_user_agent)
         else:
             if shared_context is None:
-                shared_context = enrich(dict(batch.context or {}), user_agent)
+                shared_context = enrich(dict(batch.context or {}), user_agent,
+                                        describe_user_agent)
             context = shared_context
         parsed.events.append((index, Event(
             id=ev.id or str(uuid.uuid4()),

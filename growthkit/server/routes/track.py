@@ -13,6 +13,7 @@ from growthkit.core.events import MAX_BODY_BYTES, BatchError, load_body, parse_b
 from growthkit.core.ingest import BatchWrite
 from growthkit.server.auth import check_origin, public_app, state_of
 from growthkit.server.errors import ApiError, error_response, json_response, store_unavailable
+from growthkit.server.user_agents import describe_user_agent
 from growthkit.server.writer import StoreUnavailable
 
 router = APIRouter(tags=["ingest"])
@@ -59,6 +60,7 @@ async def track(request: Request) -> Response:
         parsed = parse_batch(data, received_at=received_at,
                              retention_days=app.setting("retentionDays"),
                              user_agent=request.headers.get("user-agent"),
+                             describe_user_agent=describe_user_agent,
                              body_size=len(body))
     except BatchError as exc:
         raise ApiError(exc.status, exc.message) from None
