@@ -86,8 +86,9 @@ class Row:
             else {}
         url = _text(ctx.get("url"))
         page = _text(props.get("path")) or (urlsplit(url).path if url else "")
+        # ua-parser says "Other" for what it does not know: leave those out.
         browser = " · ".join(x for x in (_text(ctx.get("browser")), _text(ctx.get("os")),
-                                         _text(ctx.get("device"))) if x)
+                                         _text(ctx.get("device"))) if x and x != "Other")
         event, lead = _text(activity.get("eventName")), _text(activity.get("fingerprintId"))
         local = when.astimezone() if when else None
         return cls(activity, local.strftime("%H:%M:%S") if local else "",

@@ -83,7 +83,7 @@ class LiveFeedWidget(QWidget):
         self.table.verticalHeader().setDefaultSectionSize(22)
         header = self.table.horizontalHeader()
         header.setStretchLastSection(True)
-        for col, width in enumerate((80, 170, 150, 160)):
+        for col, width in enumerate((72, 170, 200, 150)):
             header.resizeSection(col, width)
         self.table.selectionModel().currentRowChanged.connect(self._show_details)
         self.table.doubleClicked.connect(self._open_lead)
