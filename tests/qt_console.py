@@ -14,6 +14,14 @@ from growthkit.console.settings import ConsoleSettings
 WAIT_MS = 15000  # how long a test waits for something to appear before failing
 
 
+def feed_docks() -> list:
+    """Only the filters and the live feed: for tests about those two (faster to open)."""
+    from growthkit.console.dock_specs import default_docks
+
+    return [s for s in default_docks() if s.widget.__name__ in ("FiltersWidget",
+                                                                "LiveFeedWidget")]
+
+
 class ConsoleOpener:
     def __init__(self, qtbot: Any, settings: ConsoleSettings) -> None:
         self.qtbot, self.settings = qtbot, settings
@@ -44,7 +52,8 @@ class ConsoleOpener:
 
 
 def wait_loaded(qtbot: Any, window: MainWindow, *names: str) -> None:
-    """Wait until the named docks (all by default) have shown an answer."""
+    """Wait until the named docks (all by default) have had their first answer and none
+    of them is still loading."""
     wanted = names or tuple(n for n, d in window.docks.items() if d.spec.load is not None)
-    qtbot.waitUntil(lambda: all(window.docks[n].frame.refreshed_at is not None
+    qtbot.waitUntil(lambda: all(window.docks[n].answered and not window.docks[n].frame.is_busy()
                                 for n in wanted), timeout=WAIT_MS)

@@ -5,7 +5,7 @@ alerts fire for chosen events."""
 from __future__ import annotations
 
 import pytest
-from qt_console import WAIT_MS, wait_loaded
+from qt_console import WAIT_MS, feed_docks, wait_loaded
 
 from growthkit.widgets.feed_model import EVENT, LEAD, PAGE
 
@@ -31,7 +31,7 @@ def feed_rows(feed) -> list[tuple[str, str]]:
 
 def test_event_ingested_while_open_appears_newest_first(qtbot, live_server, keys, open_console):
     track(live_server, keys, "fp_old", "page_viewed", path="/pricing")
-    window = open_console(live_server.base_url, keys.secret)
+    window = open_console(live_server.base_url, keys.secret, feed_docks())
     wait_loaded(qtbot, window)
     feed = window.feed()
     assert feed_rows(feed) == [("page_viewed", "fp_old")]
@@ -50,7 +50,7 @@ def test_new_events_wait_behind_an_indicator_while_scrolled(qtbot, live_server, 
                                                             open_console):
     for i in range(4):
         track(live_server, keys, f"fp_{i}", *["page_viewed"] * 50)
-    window = open_console(live_server.base_url, keys.secret)
+    window = open_console(live_server.base_url, keys.secret, feed_docks())
     wait_loaded(qtbot, window)
     qtbot.waitUntil(lambda: window.connection_state == "live", timeout=WAIT_MS)
     feed = window.feed()
@@ -75,7 +75,7 @@ def test_new_events_wait_behind_an_indicator_while_scrolled(qtbot, live_server, 
 
 
 def test_pause_holds_rows_until_resumed(qtbot, live_server, keys, open_console):
-    window = open_console(live_server.base_url, keys.secret)
+    window = open_console(live_server.base_url, keys.secret, feed_docks())
     wait_loaded(qtbot, window)
     qtbot.waitUntil(lambda: window.connection_state == "live", timeout=WAIT_MS)
     feed = window.feed()
@@ -90,7 +90,7 @@ def test_pause_holds_rows_until_resumed(qtbot, live_server, keys, open_console):
 
 def test_html_in_a_property_is_shown_literally(qtbot, live_server, keys, open_console):
     track(live_server, keys, "fp_html", "note_added", path=HTML, note=HTML)
-    window = open_console(live_server.base_url, keys.secret)
+    window = open_console(live_server.base_url, keys.secret, feed_docks())
     wait_loaded(qtbot, window)
     feed = window.feed()
     feed.set_property_columns(["note"])
@@ -137,7 +137,7 @@ def test_a_filter_change_reaches_every_dock(qtbot, live_server, keys, open_conso
 def test_a_tray_alert_fires_for_a_chosen_event(qtbot, live_server, keys, open_console,
                                                console_settings):
     console_settings.alert_events = ["signup_completed"]
-    window = open_console(live_server.base_url, keys.secret)
+    window = open_console(live_server.base_url, keys.secret, feed_docks())
     wait_loaded(qtbot, window)
     qtbot.waitUntil(lambda: window.connection_state == "live", timeout=WAIT_MS)
     tray = window.console.tray

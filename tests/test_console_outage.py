@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from qt_console import WAIT_MS, wait_loaded
+from qt_console import WAIT_MS, feed_docks, wait_loaded
 from tcp_proxy import TcpProxy
 
 from growthkit.widgets.feed_model import ACTIVITY_ROLE
@@ -28,7 +28,7 @@ def test_server_gone_then_back_resumes_the_feed_without_gaps(qtbot, live_server,
     target = urlsplit(live_server.base_url)
     proxy = TcpProxy(target.hostname, target.port)
     try:
-        window = open_console(proxy.url, keys.secret)
+        window = open_console(proxy.url, keys.secret, feed_docks())
         wait_loaded(qtbot, window)
         qtbot.waitUntil(lambda: window.connection_state == "live", timeout=WAIT_MS)
         feed = window.feed()

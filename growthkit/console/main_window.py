@@ -43,6 +43,7 @@ class Dock:
     frame: DockFrame
     dock: QDockWidget
     generation: int = 0  # answers of older loads are dropped when a newer one is running
+    answered: int = 0  # loads that came back (with data, nothing to show, or an error)
 
 
 def error_text(exc: BaseException) -> str:
@@ -303,6 +304,7 @@ class MainWindow(QMainWindow):
     def _loaded(self, d: Dock, generation: int, data: Any) -> None:
         if self._closing or generation != d.generation:
             return
+        d.answered += 1
         d.frame.set_busy(False)
         if data is None:
             return
@@ -319,6 +321,7 @@ class MainWindow(QMainWindow):
     def _failed(self, d: Dock, generation: int, exc: BaseException) -> None:
         if self._closing or generation != d.generation:
             return
+        d.answered += 1
         d.frame.set_busy(False)
         message = error_text(exc)
         d.frame.set_error(message)
