@@ -141,7 +141,7 @@ def update_settings(conn: Connection, app_id: str, changes: dict[str, Any]) -> A
 
 def rotate_keys(conn: Connection, app_id: str, *, public: bool = True,
                 secret: bool = True) -> NewApp:
-    """New keys for an app; the old ones stop working at once."""
+    """New keys for an app; servers refuse the old ones within their key cache (1 s)."""
     app = get_app(conn, app_id)
     public_key, secret_key = _new_keys()
     values: dict[str, str] = {}

@@ -206,7 +206,7 @@ def app_settings_cmd(app, database_url, rate_limit, origins, time_zone, retentio
 @database_option
 @json_option
 def rotate_key_cmd(app, which, database_url, as_json):
-    """Issue new keys for an app; the old ones stop working at once."""
+    """Issue new keys for an app; running servers refuse the old ones within 1 s."""
     _show_keys(_write(database_url, lambda conn: core_apps.rotate_keys(
         conn, app, public=which in ("public", "both"), secret=which in ("secret", "both"))),
         as_json)

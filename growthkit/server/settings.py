@@ -8,6 +8,10 @@ from platformdirs import user_data_dir
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# Key rotations and app setting changes reach every server process within this many seconds
+# (the app-key cache may not keep an answer longer; docs/operations.md).
+MAX_APP_CACHE_SECONDS = 1.0
+
 
 def default_database_url() -> str:
     return f"sqlite:///{Path(user_data_dir('growthkit')) / 'growthkit.db'}"
@@ -26,7 +30,7 @@ class Settings(BaseSettings):
     group_commit_events: int = 5000
     # How long an app looked up by key is reused: key rotations and settings changes made
     # anywhere apply on every process within this bound, so it may not exceed 1 s.
-    app_cache_seconds: float = Field(1.0, ge=0, le=1)
+    app_cache_seconds: float = Field(MAX_APP_CACHE_SECONDS, ge=0, le=MAX_APP_CACHE_SECONDS)
     # How long stats/analytics answers are cached per app + query.
     query_cache_seconds: float = Field(5.0, ge=0)
     log_level: str = "info"

@@ -26,7 +26,7 @@ class ServerState:
     limiter: EventRateLimiter
     broadcaster: Broadcaster | None = None  # the live stream's fan-out (server/live.py)
     _apps: dict[str, tuple[float, core_apps.App | None]] = field(default_factory=dict)
-    _lookups: dict[str, asyncio.Future] = field(default_factory=dict)
+    _lookups: dict[str, tuple[float, asyncio.Future]] = field(default_factory=dict)
 
     async def app_for_key(self, key: str) -> core_apps.App | None:
         """The app a key belongs to (public or secret); None if unknown.
@@ -39,12 +39,12 @@ class ServerState:
         hit = self._apps.get(key)
         if hit and hit[0] > time.monotonic():
             return hit[1]
-        pending = self._lookups.get(key)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future = asyncio.get_running_loop().create_future()
-        self._lookups[key] = future
         started = time.monotonic()  # before the read: the bound holds however long it takes
+        pending = self._lookups.get(key)
+        if pending is not None and started - pending[0] < self.settings.app_cache_seconds:
+            return await asyncio.shield(pending[1])  # a read that began within the bound
+        future: asyncio.Future = asyncio.get_running_loop().create_future()
+        self._lookups[key] = (started, future)
         try:
             app = await run_in_threadpool(self._lookup, key)
         except asyncio.CancelledError:
@@ -55,7 +55,8 @@ class ServerState:
             future.exception()  # waiters re-raise it; nobody else must
             raise
         finally:
-            self._lookups.pop(key, None)
+            if self._lookups.get(key, (0, None))[1] is future:
+                del self._lookups[key]
         future.set_result(app)
         if len(self._apps) >= MAX_CACHED_KEYS:
             self._apps.clear()
