@@ -7,11 +7,11 @@ import logging
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
-from starlette.middleware.cors import CORSMiddleware
 
 from growthkit import __version__
 from growthkit.core.store import migrate, open_engine
 from growthkit.server import errors
+from growthkit.server.cors import ScopedCORS
 from growthkit.server.live import Broadcaster
 from growthkit.server.maintenance import Maintenance
 from growthkit.server.ratelimit import EventRateLimiter
@@ -93,10 +93,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = GrowthKitAPI(title="GrowthKit Activity", version=__version__, lifespan=lifespan,
                   description="Self-hostable activity tracking for fingerprinted leads.")
-    # Any site may post events (apps restrict origins with their allowedOrigins setting);
-    # no cookies are involved, so a wildcard origin is safe.
-    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"],
-                       allow_headers=["*"], expose_headers=["Retry-After"], max_age=86400)
+    # Any site may post events and load the tracker; the secret-key API answers browsers
+    # only from origins an app names (server/cors.py).
+    app.add_middleware(ScopedCORS)
     errors.install(app)
     for module in (health, track, app_settings, activities, export, stream, stats, analytics,
                    funnels, funnel_leads, segments, leads, sessions, credits, timeline,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import Request
 
 from growthkit.core.apps import App
+from growthkit.server import cors
 from growthkit.server.errors import ApiError
 from growthkit.server.state import ServerState
 
@@ -44,6 +45,8 @@ async def secret_app(request: Request) -> App:
     app = await state_of(request).app_for_key(key) if key.startswith("sk_") else None
     if app is None:
         raise ApiError(401, "unknown secret key")
+    cors.allowed_for(request.scope, request.headers.get("origin"),
+                     app.setting("allowedOrigins") or [])
     return app
 
 

@@ -27,6 +27,7 @@ class ServerState:
     broadcaster: Broadcaster | None = None  # the live stream's fan-out (server/live.py)
     _apps: dict[str, tuple[float, core_apps.App | None]] = field(default_factory=dict)
     _lookups: dict[str, tuple[float, asyncio.Future]] = field(default_factory=dict)
+    _origins: tuple[float, frozenset[str]] = (0.0, frozenset())
 
     async def app_for_key(self, key: str) -> core_apps.App | None:
         """The app a key belongs to (public or secret); None if unknown.
@@ -69,9 +70,25 @@ class ServerState:
                 return core_apps.find_by_secret_key(conn, key)
             return core_apps.find_by_public_key(conn, key)
 
+    async def origin_named(self, origin: str) -> bool:
+        """Whether some app names `origin` in its allowedOrigins (for CORS preflights of the
+        secret-key API); the set is re-read at most every `app_cache_seconds`."""
+        expires, origins = self._origins
+        if expires <= time.monotonic():
+            started = time.monotonic()
+            origins = await run_in_threadpool(self._named_origins)
+            self._origins = (started + self.settings.app_cache_seconds, origins)
+        return origin in origins
+
+    def _named_origins(self) -> frozenset[str]:
+        with self.engine.connect() as conn:
+            return frozenset(o for app in core_apps.list_apps(conn)
+                             for o in app.setting("allowedOrigins") or [] if o != "*")
+
     def forget_apps(self) -> None:
         """Drop cached apps (after a settings change through this process's API)."""
         self._apps.clear()
+        self._origins = (0.0, frozenset())
 
     def ping(self) -> None:
         """SELECT 1 on the store; raises what the store raises when it is unreachable."""
