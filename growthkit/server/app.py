@@ -12,6 +12,7 @@ from growthkit import __version__
 from growthkit.core.store import migrate, open_engine
 from growthkit.server import errors
 from growthkit.server.cors import ScopedCORS
+from growthkit.server.lead_paths import route_on_raw_path
 from growthkit.server.live import Broadcaster
 from growthkit.server.maintenance import Maintenance
 from growthkit.server.ratelimit import EventRateLimiter
@@ -58,6 +59,7 @@ class GrowthKitAPI(FastAPI):
             response = await track.track_hot_path(Request(scope, receive))
             await response(scope, receive, send)
             return
+        route_on_raw_path(scope)  # lead URLs keep %2F in a fingerprint (lead_paths.py)
         await super().__call__(scope, receive, send)
 
 
@@ -101,4 +103,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                    funnels, funnel_leads, segments, leads, sessions, credits, timeline,
                    bulk, sdk):
         app.include_router(module.router)
+    app.include_router(leads.detail_router)  # last: /leads/{fingerprint:path} matches any suffix
     return app

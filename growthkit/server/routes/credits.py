@@ -113,7 +113,7 @@ async def complete_action(request: Request, body: ActionIn) -> Response:
     return _answer(result)
 
 
-@router.get("/leads/{fingerprint}/credits", summary="A lead's balance and credit history",
+@router.get("/leads/{fingerprint:path}/credits", summary="A lead's balance and credit history",
             responses={200: {"model": CreditHistory}, 404: NOT_FOUND, **ERROR_RESPONSES})
 def lead_credits(request: Request, fingerprint: str = FINGERPRINT,
                  order: str = Query("desc", description="desc (newest first) or asc"),

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Request
+from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import BaseModel
 from starlette.responses import Response
 
@@ -18,6 +18,7 @@ from growthkit.core.store import write_connection
 from growthkit.core.timezones import zone
 from growthkit.server.auth import secret_app, state_of
 from growthkit.server.errors import ApiError, json_response
+from growthkit.server.lead_paths import lead_fingerprint
 from growthkit.server.params import (
     ERROR_RESPONSES,
     EVENT_NAME_DOC,
@@ -31,8 +32,12 @@ from growthkit.server.params import (
 )
 
 router = APIRouter(prefix="/api/v1", tags=["leads"])
+# The lead itself (/leads/{fingerprint:path}) matches any longer path too: app.py includes
+# this router after every router with /leads/{fingerprint:path}/… routes.
+detail_router = APIRouter(prefix="/api/v1", tags=["leads"])
 
-FINGERPRINT = Path(..., description="The lead's fingerprint", max_length=128)
+# Every route under /leads/{fingerprint:path}…: the fingerprint decoded (server/lead_paths.py).
+FINGERPRINT = Depends(lead_fingerprint)
 CURSOR = Query(None, description="nextCursor of the previous page")
 NOT_FOUND = {"model": ErrorBody, "description": "The app has no lead with this fingerprint"}
 
@@ -97,7 +102,7 @@ def list_leads(request: Request,
     return json_response(page)
 
 
-@router.get("/leads/{fingerprint}", summary="One lead: profile, counts, top events, "
+@detail_router.get("/leads/{fingerprint:path}", summary="One lead: profile, counts, top events, "
             "activity by hour and weekday, credit balance",
             responses={200: {"model": LeadDetails}, 404: NOT_FOUND, **ERROR_RESPONSES})
 def get_lead(request: Request, fingerprint: str = FINGERPRINT,
@@ -114,7 +119,7 @@ def get_lead(request: Request, fingerprint: str = FINGERPRINT,
     return json_response(out)
 
 
-@router.get("/leads/{fingerprint}/activities", summary="A lead's complete history, paged",
+@router.get("/leads/{fingerprint:path}/activities", summary="A lead's complete history, paged",
             description="The lead's events as `GET /activities` lists them (same filters, "
                         "order and cursors); 404 for an unknown lead.",
             responses={200: {"model": ActivityPage}, 404: NOT_FOUND, **ERROR_RESPONSES})
@@ -137,7 +142,7 @@ def lead_activities(request: Request, fingerprint: str = FINGERPRINT,
     return json_response(page)
 
 
-@router.patch("/leads/{fingerprint}", summary="Set a lead's email, name and traits",
+@detail_router.patch("/leads/{fingerprint:path}", summary="Set a lead's email, name and traits",
               responses={200: {"model": Lead}, 404: NOT_FOUND, **ERROR_RESPONSES})
 def patch_lead(request: Request, fingerprint: str = FINGERPRINT,
                changes: dict[str, Any] = Body(..., examples=[

@@ -20,7 +20,7 @@ pageViews, entryPage, exitPage, browser, os, device}`, built from its events in
 &order=asc`."""
 
 
-@router.get("/leads/{fingerprint}/sessions", summary="A lead's sessions", description=DOC,
+@router.get("/leads/{fingerprint:path}/sessions", summary="A lead's sessions", description=DOC,
             responses={404: NOT_FOUND, **ERROR_RESPONSES})
 def lead_sessions(request: Request, fingerprint: str = FINGERPRINT,
                   from_: str | None = Query(None, alias="from", description=FROM_DOC),

@@ -40,7 +40,7 @@ order, same filters; null for the first item of the listing; correct across page
 """
 
 
-@router.get("/leads/{fingerprint}/timeline", summary="A lead's unified timeline",
+@router.get("/leads/{fingerprint:path}/timeline", summary="A lead's unified timeline",
             description=DOC,
             responses={200: {"model": TimelinePage}, 404: NOT_FOUND, **ERROR_RESPONSES})
 def lead_timeline(request: Request, fingerprint: str = FINGERPRINT,
