@@ -1,11 +1,13 @@
 """A TCP proxy a test can cut and restore, to simulate a server going away and coming back
-(the shared PostgreSQL and the test server itself keep running)."""
+(the shared PostgreSQL and the test server itself keep running): in front of the test
+server (console tests) or between the server and PostgreSQL (tests/test_outages.py)."""
 
 from __future__ import annotations
 
 import contextlib
 import socket
 import threading
+from urllib.parse import urlsplit, urlunsplit
 
 
 class TcpProxy:
@@ -21,11 +23,23 @@ class TcpProxy:
         self._listener: socket.socket | None = None
         self.restore()
 
+    @classmethod
+    def for_url(cls, url: str) -> tuple[TcpProxy, str]:
+        """A proxy to the database of `url`, and the same URL pointing at the proxy."""
+        parts = urlsplit(url)
+        proxy = cls(parts.hostname or "127.0.0.1", parts.port or 5432)
+        userinfo = parts.netloc.rpartition("@")[0]
+        host = f"127.0.0.1:{proxy.port}"
+        return proxy, urlunsplit(parts._replace(netloc=f"{userinfo}@{host}" if userinfo
+                                                else host))
+
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def restore(self) -> None:
+        if self._listener is not None:
+            return  # already listening
         listener = socket.socket()
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(("127.0.0.1", self.port))
