@@ -104,6 +104,9 @@ class Console(QObject):
             action.triggered.connect(lambda _=False, t=theme: self.set_theme(t))
             group.addAction(action)
             window.theme_menu.addAction(action)
+        from growthkit.console import file_actions
+
+        file_actions.install(self, window)  # Export, snapshots, the snapshot banner
         about = window.help_menu.addAction("&About GrowthKit Console")
         about.triggered.connect(self.show_about)
 
