@@ -35,6 +35,9 @@ class DockFrame(QWidget):
         self.busy.setRange(0, 0)  # indeterminate
         self.busy.setFixedHeight(3)
         self.busy.setTextVisible(False)
+        policy = self.busy.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)  # showing it must not push the content down
+        self.busy.setSizePolicy(policy)
         self.busy.setVisible(False)
         self.error = QLabel(self)
         self.error.setObjectName("dockError")
