@@ -15,6 +15,7 @@ from growthkit.api_client import (
     NotFound,
     Source,
     ValidationError,
+    to_frame,
 )
 from growthkit.core.clock import now_ms, to_iso
 
@@ -78,7 +79,7 @@ def test_analytics_answer_the_api_json_as_typed_results(server, shop):
     assert stats.to_json() == api(server, key, "/stats", {"from": start, "to": end})
     assert (stats.events, stats.unique_users, stats.sessions) == (6, 3, 3)
     assert stats.start == datetime.fromisoformat(start.replace("Z", "+00:00"))
-    series = stats.to_frame()
+    series = to_frame(stats)
     assert utc_times(series["start"])
     assert series["events"].sum() == 6
 
@@ -88,13 +89,13 @@ def test_analytics_answer_the_api_json_as_typed_results(server, shop):
                                   "tz": "Europe/Berlin"})
     assert [e["eventName"] for e in freq.events] == ["page_viewed", "signup", "purchase"]
     assert freq.time_zone == "Europe/Berlin"
-    frame = freq.to_frame()
+    frame = to_frame(freq)
     assert frame["page_viewed"].sum() == 3 and utc_times(frame.index)
 
     heat = shop.heatmap(start=start, end=end, metric="users")
     assert heat.to_json() == api(server, key, "/analytics/heatmap",
                                  {"from": start, "to": end, "metric": "users"})
-    assert heat.to_frame().shape == (7, 24) and heat.metric == "users"
+    assert to_frame(heat).shape == (7, 24) and heat.metric == "users"
 
 
 def test_filters_reach_the_api_as_its_parameters(shop):
@@ -142,7 +143,7 @@ def test_funnel_and_segments(server, shop):
                          window=timedelta(hours=1), start=start, end=end)
     assert [s["users"] for s in funnel.steps] == [3, 2, 1]
     assert funnel.window_seconds == 3600
-    assert list(funnel.to_frame()["users"]) == [3, 2, 1]
+    assert list(to_frame(funnel)["users"]) == [3, 2, 1]
     assert shop.funnel([{"eventName": "signup"}, "purchase"], window=60,
                        start=start, end=end).steps[1]["users"] == 0
     with pytest.raises(ValidationError) as caught:

@@ -14,6 +14,7 @@ from growthkit.api_client.errors import (
     TLSError,
     ValidationError,
 )
+from growthkit.api_client.frames import to_frame
 from growthkit.api_client.listing import Listing
 from growthkit.api_client.source import Filters, Source
 from growthkit.api_client.stream import LiveStream
@@ -22,5 +23,5 @@ from growthkit.api_client.tracker import Tracker
 __all__ = [
     "AuthError", "Cancelled", "Client", "Conflict", "FieldError", "Filters", "GrowthKitError",
     "Listing", "LiveStream", "NotAGrowthKitServer", "NotFound", "RateLimited",
-    "ServerUnavailable", "Source", "TLSError", "Tracker", "ValidationError",
+    "ServerUnavailable", "Source", "TLSError", "Tracker", "ValidationError", "to_frame",
 ]

@@ -43,3 +43,24 @@ def heatmap(matrix: Sequence[Sequence[int]]):  # noqa: ANN201
     pd = _pandas()
     return pd.DataFrame([list(row) for row in matrix], index=pd.Index(DAYS, name="day"),
                         columns=pd.RangeIndex(24, name="hour"))
+
+
+def to_frame(result: Any):  # noqa: ANN201
+    """A DataFrame of any answer: a listing's items, the series of stats, frequency per
+    bucket × name, the heatmap's 7×24 cells, a funnel's steps, segment counts."""
+    if hasattr(result, "to_frame"):
+        return result.to_frame()
+    data = result.to_json() if hasattr(result, "to_json") else result
+    if not isinstance(data, Mapping):
+        raise TypeError(f"no DataFrame for {type(result).__name__}")
+    if "matrix" in data:
+        return heatmap(data["matrix"])
+    if "buckets" in data:
+        return series(data["buckets"], {s["eventName"]: s["counts"] for s in data["series"]})
+    if isinstance(data.get("series"), Mapping):
+        return records(data["series"]["points"], time_fields=("start",))
+    if "windowSeconds" in data:
+        return records(data["steps"])
+    if isinstance(data.get("data"), list):
+        return records(data["data"], time_fields=("firstSeen", "lastSeen", "timestamp"))
+    raise TypeError(f"no DataFrame for {type(result).__name__}")

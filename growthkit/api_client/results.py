@@ -10,8 +10,6 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, ClassVar, Self
 
-from growthkit.api_client import frames
-
 
 def parse_time(value: str | None) -> datetime | None:
     """`2025-01-31T12:00:00.123Z` as an aware UTC datetime (None stays None)."""
@@ -175,9 +173,6 @@ class Stats(JsonResult):
                    top_events=data.get("topEvents", []), change=data.get("change", {}),
                    time_zone=data.get("timeZone", "UTC"), source=data.get("source", "events"))
 
-    def to_frame(self):  # noqa: ANN201 - pandas is imported lazily
-        """The events series: one row per local hour (or day), `start` as UTC datetime64."""
-        return frames.records(self.raw["series"]["points"], time_fields=("start",))
 
 
 @dataclass(frozen=True)
@@ -197,10 +192,6 @@ class EventFrequency(JsonResult):
                    interval=data["interval"], total=data["total"], events=data["events"],
                    time_zone=data["timeZone"])
 
-    def to_frame(self):  # noqa: ANN201
-        """Counts per bucket (rows, UTC datetime64 index) and event name (columns)."""
-        return frames.series(self.raw["buckets"],
-                             {s["eventName"]: s["counts"] for s in self.raw["series"]})
 
 
 @dataclass(frozen=True)
@@ -217,8 +208,6 @@ class Heatmap(JsonResult):
         return cls(raw=data, matrix=data["matrix"], metric=data["metric"],
                    total=data["total"], time_zone=data["timeZone"])
 
-    def to_frame(self):  # noqa: ANN201
-        return frames.heatmap(self.matrix)
 
 
 @dataclass(frozen=True)
@@ -235,8 +224,6 @@ class Funnel(JsonResult):
         return cls(raw=data, start=parse_time(data["from"]), end=parse_time(data["to"]),
                    window_seconds=data["windowSeconds"], steps=data["steps"])
 
-    def to_frame(self):  # noqa: ANN201
-        return frames.records(self.steps)
 
 
 @dataclass(frozen=True)
@@ -251,8 +238,6 @@ class Segments(JsonResult):
         return cls(raw=data, as_of=parse_time(data["asOf"]),
                    counts={s["id"]: s["count"] for s in data["data"]})
 
-    def to_frame(self):  # noqa: ANN201
-        return frames.records(self.raw["data"])
 
 
 @dataclass(frozen=True)
@@ -342,5 +327,3 @@ class TimeToConvert(JsonResult):
         return cls(raw=data, step=data["step"], users=data["users"],
                    median_seconds=data.get("medianSeconds"), bins=data["bins"])
 
-    def to_frame(self):  # noqa: ANN201
-        return frames.records(self.bins)
