@@ -51,7 +51,7 @@ def test_every_example_in_docs_client_md_runs(live_server, tmp_path, monkeypatch
         done = threading.Event()
         feeder = None
         if "client.stream(" in code:  # something to watch: signups while the block runs
-            def feed() -> None:
+            def feed(done: threading.Event = done) -> None:
                 n = 0
                 while not done.wait(0.2):
                     n += 1
