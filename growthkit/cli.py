@@ -27,7 +27,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "rotate-key": ("growthkit.server.cli", "rotate-key", "server"),
     "retention": ("growthkit.server.cli", "retention", "server"),
     "console": ("growthkit.console.cli", "console", "console"),
-    "snapshot": ("growthkit.api_client.cli", "snapshot", "console"),
+    "snapshot": ("growthkit.api_client.cli", "snapshot", "client"),
 }
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
 from os import PathLike
 from pathlib import Path
-from typing import Any, Unpack
+from typing import TYPE_CHECKING, Any, Unpack
 from urllib.parse import quote
 
 import httpx
@@ -51,6 +51,9 @@ from growthkit.api_client.results import (
 from growthkit.api_client.source import Cancel, Filters, FunnelStep, Progress
 from growthkit.api_client.stream import LiveStream
 from growthkit.api_client.transport import Backoff, Transport
+
+if TYPE_CHECKING:
+    from growthkit.api_client.snapshot import SnapshotInfo
 
 API = "/api/v1"
 _UNSET: Any = object()
@@ -303,6 +306,19 @@ class Client:
         params = filter_params(**filters) + extra(order=order)
         return export_file.download(self._t, API + "/export", params, Path(path),
                                     format=format, progress=progress, cancel=cancel)
+
+    def snapshot(self, path: str | PathLike[str], *, start: TimeLike | None = None,
+                 end: TimeLike | None = None, event: Any = None,
+                 progress: Callable[[str, int, int | None], None] | None = None,
+                 cancel: Cancel | None = None) -> SnapshotInfo:
+        """Save an offline snapshot of [start, end) (default: every stored event up to now)
+        to `path`: a SQLite file that `LocalSource(path)` answers from without the server.
+        `event` keeps only these names; `progress(stage, done, total)`; `cancel` as for
+        export. Written under a temporary name and renamed: never half-written."""
+        from growthkit.api_client.snapshot import take_snapshot
+
+        return take_snapshot(self, path, start=start, end=end, event=event,
+                             progress=progress, cancel=cancel)
 
     def stream(self, last_event_id: int | str | None = None, *, event: Any = None,
                fingerprint: str | None = None, session: str | None = None) -> LiveStream:

@@ -184,8 +184,9 @@ def credit_rows(conn: Connection, app_id: str, *, fingerprints: Sequence[str] | 
 
 def lead_rows(conn: Connection, app_id: str, *, fingerprints: Sequence[str] | None = None,
               seen_since: int | None = None, cursor: str | None = None,
-              limit: int = DEFAULT_LIMIT) -> RowPage:
-    """The app's leads (optionally these fingerprints, or those seen since a time) by id.
+              limit: int = DEFAULT_LIMIT, count: bool = False) -> RowPage:
+    """The app's leads (optionally these fingerprints, or those seen since a time) by id;
+    `count`: also how many the walk has left from this page on.
 
     `syncCursor` is not a resume point here (leads change in place): sync leads again with
     `seen_since` (their last activity) or by the fingerprints that new activities name.
@@ -202,7 +203,11 @@ def lead_rows(conn: Connection, app_id: str, *, fingerprints: Sequence[str] | No
     rows = conn.execute(select(c.id, c.fingerprint, c.first_seen, c.last_seen, c.email,
                                c.name, cast(c.traits, Text), c.events)
                         .where(*where).order_by(c.id).limit(limit + 1)).all()
-    return _page("bulk:leads", LEAD_COLUMNS, rows, limit, after, None, 0)
+    page = _page("bulk:leads", LEAD_COLUMNS, rows, limit, after, None, 0)
+    if count:
+        page.remaining = int(conn.execute(select(func.count()).select_from(leads)
+                                          .where(*where)).scalar() or 0)
+    return page
 
 
 def aggregates(conn: Connection, app_id: str, *, start: int | None = None,

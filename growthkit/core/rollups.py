@@ -300,19 +300,23 @@ def _target(conn: Connection, settle_ms: int) -> int:
 
 
 def refresh_rollups(engine: Engine, *, settle_ms: int | None = None, chunk: int = CHUNK_ROWS,
-                    progress: Callable[[int, int], None] | None = None) -> RefreshResult:
+                    progress: Callable[[int, int], None] | None = None,
+                    upto: int | None = None) -> RefreshResult:
     """Roll activities above the watermark into the rollups, in chunks of `chunk` seqs.
 
     Each chunk is its own short write transaction that re-reads the locked watermark, so
     several processes may run this at once without counting a row twice. `settle_ms`
     defaults to 0 on SQLite and SETTLE_MS on PostgreSQL (pass 0 when nothing is writing).
-    `progress(done_seq, target_seq)` is called after each chunk.
+    `progress(done_seq, target_seq)` is called after each chunk. `upto`: roll no row above
+    this seq (a copy of a store knows which of its rows may still get lower neighbours).
     """
     if settle_ms is None:
         settle_ms = 0 if engine.dialect.name == "sqlite" else SETTLE_MS
     with write_connection(engine) as conn:
         with conn.begin():
             target = _target(conn, settle_ms)
+        if upto is not None:
+            target = min(target, upto)
         total = 0
         while True:
             with conn.begin():

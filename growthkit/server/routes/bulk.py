@@ -53,6 +53,7 @@ class LeadsIn(BaseModel):
                                                           "(ISO-8601 or epoch ms).")
     cursor: str | None = None
     limit: int = bulk.DEFAULT_LIMIT
+    count: bool = Field(False, description="Also answer `remaining`.")
 
 
 class CreditsIn(BaseModel):
@@ -104,7 +105,7 @@ async def bulk_leads(request: Request, body: LeadsIn, app: App = Depends(secret_
     since = None if body.seenSince is None else time_field(body.seenSince, "seenSince")
     return await _read(request, lambda conn: bulk.lead_rows(
         conn, app.id, fingerprints=body.fingerprints, seen_since=since, cursor=body.cursor,
-        limit=body.limit))
+        limit=body.limit, count=body.count))
 
 
 @router.post("/credit-operations", summary="Stored credit operations by row number",
