@@ -146,7 +146,8 @@ class Console(QObject):
             self.window.shutdown()
         if self.tray is not None:
             self.tray.hide()
-        self.workers.shutdown()
+        stream = self.window.stream if self.window else None
+        self.workers.shutdown(nudge=stream.stop if stream is not None else None)
         source = self.window.session.source if self.window else None
         close = getattr(source, "close", None)
         if close is not None:

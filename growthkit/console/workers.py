@@ -87,14 +87,24 @@ class WorkerPool(QObject):
     def active(self) -> int:
         return self.pool.activeThreadCount() + self.long_pool.activeThreadCount()
 
-    def shutdown(self, timeout_ms: int = 15000) -> bool:
-        """Stop taking work, cancel what waits, wait for what runs; True if all stopped."""
+    def shutdown(self, timeout_ms: int = 15000,
+                 nudge: Callable[[], None] | None = None) -> bool:
+        """Stop taking work, cancel what waits, wait for what runs; True if all stopped.
+        `nudge` is called every 100 ms while waiting (e.g. to close a stream again that was
+        still connecting when first asked to stop)."""
         self._closing = True
         for job in self._jobs:
             job.cancelled.set()
         self.pool.clear()
         self.long_pool.clear()
-        stopped = self.pool.waitForDone(timeout_ms) and self.long_pool.waitForDone(timeout_ms)
+        stopped = False
+        for _ in range(max(1, timeout_ms // 100)):
+            long_done = self.long_pool.waitForDone(50)
+            if self.pool.waitForDone(50) and long_done:
+                stopped = True
+                break
+            if nudge is not None:
+                nudge()
         if not stopped:
             log.warning("%d console workers still running at exit", self.active())
         self._jobs.clear()
