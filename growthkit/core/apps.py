@@ -17,6 +17,9 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "allowedOrigins": [],
     "timeZone": "UTC",
     "retentionDays": 90,
+    # Optional ceilings for the whole app (None: off): events and new leads per minute.
+    "appEventsPerMinute": None,
+    "appNewLeadsPerMinute": None,
 }
 # Settings other parts of the product add (credits: initialCredits, actionCosts).
 EXTRA_SETTINGS: set[str] = {"initialCredits", "actionCosts"}
@@ -68,6 +71,11 @@ def validate_settings(changes: dict[str, Any]) -> dict[str, Any]:
         if key in ("rateLimitPerMinute", "retentionDays"):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise AppError(f"{key} must be a whole number of at least 1")
+        elif key in ("appEventsPerMinute", "appNewLeadsPerMinute"):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                      or not 1 <= value <= 10**9):
+                raise AppError(f"{key} must be a whole number from 1 to 1000000000, or null "
+                               "(no ceiling)")
         elif key == "allowedOrigins":
             if not isinstance(value, list) or not all(isinstance(o, str) for o in value):
                 raise AppError("allowedOrigins must be a list of origins like https://example.com")

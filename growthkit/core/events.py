@@ -15,12 +15,16 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from growthkit.core.context import DescribeUserAgent, enrich
+from growthkit.core.fieldnames import BATCH_FIELDS, EVENT_FIELDS, unknown_field_warning
+from growthkit.core.jsonlimits import JsonLimitError, body_needs_check, check_text, check_value
 
 MAX_BODY_BYTES = 512 * 1024
 MAX_EVENT_BYTES = 32 * 1024
 MAX_EVENTS = 100
 MAX_FUTURE_MS = 3600 * 1000
 DAY_MS = 86_400_000
+# Epoch milliseconds below this are before March 1973: such a number is epoch seconds.
+MIN_MILLIS = 100_000_000_000
 
 EVENT_NAME = re.compile(r"^[\w\-.:/ ]{1,200}$")
 EVENT_NAME_RULE = ("eventName must be 1-200 characters of letters, digits, spaces and _ - . : /")
@@ -35,15 +39,23 @@ class BatchError(ValueError):
         self.message = message
 
 
-def _check_fingerprint(value: str | None) -> str | None:
+def _printable(value: str | None, name: str) -> str | None:
     if value is not None and not (1 <= len(value) <= 128 and value.isprintable()):
-        raise ValueError("fingerprint must be 1-128 printable characters")
+        check_text(value, name)
+        raise ValueError(f"{name} must be 1-128 printable characters")
     return value
 
 
+def _check_fingerprint(value: str | None) -> str | None:
+    return _printable(value, "fingerprint")
+
+
 def _check_session(value: str | None) -> str | None:
-    if value is not None and not (1 <= len(value) <= 128 and value.isprintable()):
-        raise ValueError("sessionId must be 1-128 printable characters")
+    return _printable(value, "sessionId")
+
+
+def _check_id(value: str | None) -> str | None:
+    check_text(value, "id")
     return value
 
 
@@ -63,6 +75,7 @@ class EventIn(BaseModel):
 
     _fp = field_validator("fingerprint")(classmethod(lambda cls, v: _check_fingerprint(v)))
     _sid = field_validator("sessionId")(classmethod(lambda cls, v: _check_session(v)))
+    _id = field_validator("id")(classmethod(lambda cls, v: _check_id(v)))
 
 
 class BatchIn(BaseModel):
@@ -117,6 +130,9 @@ def _millis(value: Millis | None, name: str) -> int | None:
             return parse_time(value)
         except ValueError:
             raise ValueError(f"{name} must be epoch milliseconds or an ISO-8601 time") from None
+    if -MIN_MILLIS < value < MIN_MILLIS:
+        raise ValueError(f"{name} {value} looks like epoch seconds: {name} must be epoch "
+                         f"milliseconds (seconds × 1000, e.g. {int(value * 1000)})")
     return int(value)
 
 
@@ -140,9 +156,16 @@ class ParsedBatch:
     key: str | None
     events: list[tuple[int, Event]] = field(default_factory=list)  # (index in batch, event)
     rejected: list[dict] = field(default_factory=list)  # {"index", "error"}
+    warnings: list[dict] = field(default_factory=list)  # {"index" (None: batch), "field", …}
 
     def reject(self, index: int, error: str) -> None:
         self.rejected.append({"index": index, "error": error})
+
+    def warn_unknown(self, index: int | None, data: dict, known: frozenset[str]) -> None:
+        for name in data:
+            if name not in known:
+                self.warnings.append({"index": index, "field": name,
+                                      "warning": unknown_field_warning(name, known)})
 
 
 def load_body(body: bytes) -> dict:
@@ -161,27 +184,34 @@ def load_body(body: bytes) -> dict:
 
 
 def parse_batch(data: dict, *, received_at: int, retention_days: int,
-                user_agent: str | None = None, body_size: int | None = None,
+                user_agent: str | None = None, body: bytes | None = None,
                 describe_user_agent: DescribeUserAgent | None = None) -> ParsedBatch:
     """Validate a decoded batch; events that break a rule land in `rejected` by index.
 
     `describe_user_agent` derives browser, OS and device from the User-Agent (the server
     hands in its parser; without one they are left as the client sent them).
 
-    `body_size` (bytes) lets small bodies skip the per-event size check.
+    `body` (the raw JSON) lets bodies that cannot break the JSON limits skip that check
+    (see jsonlimits.body_needs_check) and small bodies skip the per-event size check.
+    Unknown fields are kept out of the event and listed in `warnings`.
     """
     try:
         batch = BatchIn.model_validate(data)
     except ValidationError as exc:
         raise BatchError(422, describe(exc)) from None
+    limits = body is None or body_needs_check(body)
     try:
         sent_at = _millis(batch.sentAt, "sentAt")
+        if limits:
+            check_value(batch.context, "context")
     except ValueError as exc:
         raise BatchError(422, str(exc)) from None
     skew = (received_at - sent_at) if sent_at is not None else 0
     oldest = received_at - retention_days * DAY_MS
     parsed = ParsedBatch(key=batch.key)
-    check_size = body_size is None or body_size > MAX_EVENT_BYTES
+    if not BATCH_FIELDS.issuperset(data):
+        parsed.warn_unknown(None, data, BATCH_FIELDS)
+    check_size = body is None or len(body) > MAX_EVENT_BYTES
     shared_context: dict | None = None
     try:  # one validation call for the usual all-valid batch; event by event otherwise
         models: list[EventIn] | None = ALL_EVENTS.validate_python(batch.events)
@@ -191,9 +221,18 @@ def parse_batch(data: dict, *, received_at: int, retention_days: int,
         if not isinstance(raw, dict):
             parsed.reject(index, "event must be a JSON object with an eventName")
             continue
+        try:
+            if limits:  # before the size check: orjson cannot encode values 255 levels deep
+                check_value(raw.get("properties"), "properties")
+                check_value(raw.get("context"), "context")
+        except JsonLimitError as exc:
+            parsed.reject(index, str(exc))
+            continue
         if check_size and (size := len(orjson.dumps(raw))) > MAX_EVENT_BYTES:
             parsed.reject(index, f"event is {size} bytes; the limit is {MAX_EVENT_BYTES} bytes")
             continue
+        if not EVENT_FIELDS.issuperset(raw):
+            parsed.warn_unknown(index, raw, EVENT_FIELDS)
         try:
             ev = models[index] if models is not None else EventIn.model_validate(raw)
             ts = _millis(ev.timestamp, "timestamp")

@@ -205,6 +205,16 @@ def write_batches(conn: Connection, batches: Sequence[BatchWrite]) -> list[Write
     return results
 
 
+def known_fingerprints(conn: Connection, app_id: str, fingerprints: Sequence[str]) -> set[str]:
+    """Which of these fingerprints are already leads of the app."""
+    known: set[str] = set()
+    for i in range(0, len(fingerprints), CHUNK):
+        rows = conn.execute(select(leads.c.fingerprint).where(
+            leads.c.app_id == app_id, leads.c.fingerprint.in_(fingerprints[i:i + CHUNK])))
+        known.update(r.fingerprint for r in rows)
+    return known
+
+
 def store_events(conn: Connection, app_id: str, events: Sequence[Event]) -> WriteResult:
     """Store one request's events (its own transaction is the caller's)."""
     return write_batches(conn, [BatchWrite(app_id, events)])[0]

@@ -71,7 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = open_engine(settings.database_url, busy_timeout_ms=settings.write_timeout_ms,
                              wal_autocheckpoint=SERVER_WAL_AUTOCHECKPOINT)
         migrate(engine)
-        writer = GroupWriter(engine, settings.group_commit_events)
+        writer = GroupWriter(engine, settings.group_commit_events, settings.write_stall_seconds)
         state = ServerState(settings, engine, writer, EventRateLimiter(settings.redis_url))
         state.broadcaster = Broadcaster(settings.redis_url, settings.stream_queue_size)
         writer.listeners.append(state.broadcaster.on_stored)
@@ -84,7 +84,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             # Each part gets a bounded time to stop, so one stuck part cannot hang shutdown.
-            for name, stop in (("maintenance", maintenance.stop), ("writer", writer.stop),
+            # The writer drains its queue first, within its own bound.
+            drain = lambda: writer.stop(SHUTDOWN_STEP_SECONDS - 1)  # noqa: E731
+            for name, stop in (("maintenance", maintenance.stop), ("writer", drain),
                                ("live stream", state.broadcaster.stop),
                                ("rate limiter", state.limiter.close)):
                 try:

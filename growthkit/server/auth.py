@@ -26,6 +26,8 @@ async def public_app(request: Request, body_key: str | None = None) -> App:
     if not key:
         raise ApiError(401, "missing app key: send Authorization: Bearer pk_…, ?key=pk_… "
                             "or a body field key")
+    if "\x00" in key:  # no key holds one, and PostgreSQL cannot even look it up
+        raise ApiError(401, "unknown app key")
     if key.startswith("sk_"):
         raise ApiError(403, "a secret key must not be used for tracking: use the app's public "
                             "key (pk_…), which is safe in browsers")

@@ -17,6 +17,8 @@ database_option = click.option(
     "--database-url", envvar="GROWTHKIT_DATABASE_URL", default=None,
     help="A SQLite file path (or sqlite:////abs/path.db) or postgresql://user@host/db "
          "(default: a SQLite file in the user data folder). Env: GROWTHKIT_DATABASE_URL.")
+# On SIGTERM, open requests get this long to finish (live streams are closed after it).
+SHUTDOWN_GRACE_SECONDS = 10
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 
 
@@ -49,8 +51,13 @@ def _print_keys(new: core_apps.NewApp) -> None:
         click.echo(f"secret key:  {new.secret_key}   (shown once: store it now)")
 
 
-def _settings_from(rate_limit, origins, time_zone, retention) -> dict:
+def _settings_from(rate_limit, origins, time_zone, retention, app_events=None,
+                   app_new_leads=None) -> dict:
     changes: dict = {}
+    for name, value in (("appEventsPerMinute", app_events),
+                        ("appNewLeadsPerMinute", app_new_leads)):
+        if value is not None:
+            changes[name] = value or None  # 0: no ceiling
     if rate_limit is not None:
         changes["rateLimitPerMinute"] = rate_limit
     if origins:
@@ -70,6 +77,10 @@ def settings_options(f):
         click.option("--time-zone", help="IANA time zone for the app's charts."),
         click.option("--retention-days", "retention", type=int,
                      help="Days detailed events are kept."),
+        click.option("--app-events-per-minute", "app_events", type=int,
+                     help="Ceiling on events per minute for the whole app (0: none)."),
+        click.option("--app-new-leads-per-minute", "app_new_leads", type=int,
+                     help="Ceiling on new leads per minute for the whole app (0: none)."),
     ]):
         f = option(f)
     return f
@@ -121,7 +132,7 @@ def serve(host, port, database_url, redis_url, workers, demo):
     engine.dispose()
     uvicorn.run("growthkit.server.app:create_app", factory=True, host=host, port=port,
                 workers=workers, log_level=os.environ.get("GROWTHKIT_LOG_LEVEL", "info"),
-                access_log=False)
+                access_log=False, timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS)
 
 
 def _demo_banner(engine, host: str, port: int) -> None:
@@ -158,9 +169,11 @@ def migrate_cmd(database_url):
 @database_option
 @settings_options
 @json_option
-def create_app_cmd(name, database_url, rate_limit, origins, time_zone, retention, as_json):
+def create_app_cmd(name, database_url, rate_limit, origins, time_zone, retention, app_events,
+                   app_new_leads, as_json):
     """Create an app and print its id and keys (the secret key is shown once)."""
-    settings = _settings_from(rate_limit, origins, time_zone, retention)
+    settings = _settings_from(rate_limit, origins, time_zone, retention, app_events,
+                              app_new_leads)
     _show_keys(_write(database_url, lambda conn: core_apps.create_app(conn, name, settings)),
                as_json)
 
@@ -191,9 +204,11 @@ def apps_cmd(database_url, as_json):
 @database_option
 @settings_options
 @json_option
-def app_settings_cmd(app, database_url, rate_limit, origins, time_zone, retention, as_json):
+def app_settings_cmd(app, database_url, rate_limit, origins, time_zone, retention, app_events,
+                     app_new_leads, as_json):
     """Show or change an app's settings (APP is its id or name)."""
-    changes = _settings_from(rate_limit, origins, time_zone, retention)
+    changes = _settings_from(rate_limit, origins, time_zone, retention, app_events,
+                             app_new_leads)
     found = _write(database_url, lambda conn: core_apps.update_settings(conn, app, changes)
                    if changes else core_apps.get_app(conn, app))
     click.echo(json.dumps(found.settings, indent=None if as_json else 2))

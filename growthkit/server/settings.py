@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     app_cache_seconds: float = Field(MAX_APP_CACHE_SECONDS, ge=0, le=MAX_APP_CACHE_SECONDS)
     # How long stats/analytics answers are cached per app + query.
     query_cache_seconds: float = Field(5.0, ge=0)
+    # A store write running longer than this marks the writer unhealthy: new /track
+    # requests get 503 at once, and a queued request is answered 503 after twice this.
+    write_stall_seconds: float = 10.0
     log_level: str = "info"
     # Live stream: seconds between heartbeat comments on an idle stream, and how many
     # events a subscriber may fall behind before it is dropped (it resumes by Last-Event-ID).

@@ -14,6 +14,7 @@ from growthkit.core import credits as core_credits
 from growthkit.core import leads as core_leads
 from growthkit.core.apps import App
 from growthkit.core.cursors import CursorError
+from growthkit.core.jsonlimits import JsonLimitError, check_text, check_value
 from growthkit.core.store import write_connection
 from growthkit.core.timezones import zone
 from growthkit.server.auth import secret_app, state_of
@@ -150,6 +151,13 @@ def patch_lead(request: Request, fingerprint: str = FINGERPRINT,
                    description="email and name (null clears), traits merged key by key "
                                "(a null value removes a key; traits: null clears all)"),
                app: App = Depends(secret_app)) -> Response:
+    try:  # values both stores can hold, checked before the write (as at ingest)
+        for name in ("email", "name"):
+            if isinstance(changes.get(name), str):
+                check_text(changes[name], name)
+        check_value(changes.get("traits"), "traits")
+    except JsonLimitError as exc:
+        raise ApiError(422, str(exc)) from None
     with lead_errors(), write_connection(state_of(request).engine) as conn, conn.begin():
         lead = core_leads.update_lead(conn, app.id, fingerprint, changes)
     return json_response(lead)

@@ -3,30 +3,51 @@
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
+import zlib
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from growthkit.core.clock import now_ms
-from growthkit.core.events import MAX_BODY_BYTES, BatchError, load_body, parse_batch
+from growthkit.core.events import MAX_BODY_BYTES, BatchError, ParsedBatch, load_body, parse_batch
 from growthkit.core.ingest import BatchWrite
+from growthkit.server import track_schema
 from growthkit.server.auth import check_origin, public_app, state_of
+from growthkit.server.budget import Budget
 from growthkit.server.errors import ApiError, error_response, json_response, store_unavailable
 from growthkit.server.user_agents import describe_user_agent
-from growthkit.server.writer import StoreUnavailable
+from growthkit.server.writer import StoreUnavailable, UnstorableBatch
 
 router = APIRouter(tags=["ingest"])
 log = logging.getLogger("growthkit.track")
 TRACK_PATH = "/api/v1/track"
+CONTENT_TYPES = ("application/json", "text/plain")
+CHARSETS = ("utf-8", "utf8")
 
 TRACK_DOC = """Store a batch of 1-100 events for one app.
 
 Body: `{fingerprint, sessionId?, context?, sentAt?, key?, events: [{id?, eventName,
 properties?, timestamp?, fingerprint?, sessionId?, context?}]}` as `application/json` or
-`text/plain` (sendBeacon). Key: `Authorization: Bearer pk_…`, `?key=` or body `key`.
-Answers `{accepted, duplicates, rejected: [{index, error}]}`; `?beacon=1` answers 204.
+`text/plain` (sendBeacon), UTF-8, optionally `Content-Encoding: gzip`. Key: `Authorization:
+Bearer pk_…`, `?key=` or body `key`. Answers `{accepted, duplicates, rejected: [{index,
+error}], warnings?}`; `?beacon=1` answers 204.
 """
+
+
+def _check_content_type(request: Request) -> None:
+    declared = request.headers.get("content-type", "").strip()
+    if not declared:
+        return
+    mime, _, params = declared.partition(";")
+    mime = mime.strip().lower()
+    if mime not in CONTENT_TYPES:
+        raise ApiError(415, f"Content-Type {mime} is not supported: send application/json "
+                            "or text/plain")
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        charset = value.strip().strip('"').lower()
+        if name.strip().lower() == "charset" and charset not in CHARSETS:
+            raise ApiError(415, f"charset {charset} is not supported: send UTF-8")
 
 
 async def _read_body(request: Request) -> bytes:
@@ -39,19 +60,57 @@ async def _read_body(request: Request) -> bytes:
         if size > MAX_BODY_BYTES:
             raise ApiError(413, f"body is over the limit of {MAX_BODY_BYTES} bytes")
         chunks.append(chunk)
-    return b"".join(chunks)
+    body = b"".join(chunks)
+    encoding = request.headers.get("content-encoding", "").strip().lower()
+    if encoding in ("", "identity"):
+        return body
+    if encoding != "gzip":
+        raise ApiError(415, f"Content-Encoding {encoding} is not supported: send gzip or "
+                            "no encoding")
+    return _gunzip(body)
+
+
+def _gunzip(body: bytes) -> bytes:
+    """The inflated body, never more than MAX_BODY_BYTES of it (a gzip bomb stops there)."""
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(body, MAX_BODY_BYTES + 1)
+    except zlib.error as exc:
+        raise ApiError(400, f"body is not valid gzip: {exc}") from None
+    if len(out) > MAX_BODY_BYTES or inflater.unconsumed_tail:
+        raise ApiError(413, f"body inflates to over the limit of {MAX_BODY_BYTES} bytes")
+    if not inflater.eof:
+        raise ApiError(400, "body is not valid gzip: it ends early")
+    return out
+
+
+def _answer(parsed: ParsedBatch, stored: int, duplicates: int) -> dict:
+    parsed.rejected.sort(key=lambda r: r["index"])
+    answer = {"accepted": stored, "duplicates": duplicates, "rejected": parsed.rejected}
+    if parsed.warnings:
+        answer["warnings"] = parsed.warnings
+    return answer
+
+
+def _failed(status: int, error: str, answer: dict | None = None,
+            headers: dict[str, str] | None = None) -> Response:
+    """A 422/429 answer: the track answer with the error shape's fields beside it."""
+    body = answer or {"accepted": 0, "duplicates": 0, "rejected": []}
+    return json_response({**body, "error": error, "status": status}, status, headers)
 
 
 @router.post(TRACK_PATH, description=TRACK_DOC, summary="Track a batch of events",
-             responses={200: {"description": "{accepted, duplicates, rejected}"},
-                        401: {}, 403: {}, 413: {}, 422: {}, 429: {}, 503: {}})
+             responses=track_schema.RESPONSES, openapi_extra=track_schema.openapi_extra())
 async def track(request: Request) -> Response:
     state = state_of(request)
     received_at = now_ms()
+    _check_content_type(request)
+    body = await _read_body(request)
     try:
-        body = await _read_body(request)
         data = load_body(body)
     except BatchError as exc:
+        if exc.status == 422:
+            return _failed(422, exc.message)
         raise ApiError(exc.status, exc.message) from None
     body_key = data.get("key") if isinstance(data.get("key"), str) else None
     app = await public_app(request, body_key)
@@ -60,57 +119,44 @@ async def track(request: Request) -> Response:
         parsed = parse_batch(data, received_at=received_at,
                              retention_days=app.setting("retentionDays"),
                              user_agent=request.headers.get("user-agent"),
-                             describe_user_agent=describe_user_agent,
-                             body_size=len(body))
+                             describe_user_agent=describe_user_agent, body=body)
     except BatchError as exc:
-        raise ApiError(exc.status, exc.message) from None
+        return _failed(422, exc.message)
 
-    accepted, retry_after = await _rate_limit(state, app, parsed)
-    limited = retry_after > 0
-
+    budget = Budget(state, app)
+    accepted = await budget.admit(parsed)
     stored = duplicates = 0
     if accepted:
         try:
             result = await state.writer.write(BatchWrite(app.id, [e for _, e in accepted]))
-        except StoreUnavailable:
-            raise store_unavailable("the store could not take the events, none were "
-                                    "stored; retry with the same ids after the "
-                                    "Retry-After delay") from None
+        except StoreUnavailable as exc:
+            await budget.settle(None)
+            raise store_unavailable(f"the store could not take the events ({exc}); retry "
+                                    "with the same ids after the Retry-After delay (events "
+                                    "already stored count as duplicates)") from None
+        except UnstorableBatch as exc:
+            await budget.settle(None)
+            for index, _ in accepted:
+                parsed.reject(index, f"the store refused this batch's data ({exc})")
+            return _failed(422, "the store refused the events as invalid; none were stored",
+                           _answer(parsed, 0, 0))
+        await budget.settle(result.stored)
         stored, duplicates = len(result.stored), result.duplicates
 
-    parsed.rejected.sort(key=lambda r: r["index"])
-    answer = {"accepted": stored, "duplicates": duplicates, "rejected": parsed.rejected}
-    headers = {"Retry-After": str(retry_after)} if limited else None
-    if not accepted and limited:
-        status = 429
-    elif not accepted and parsed.rejected:
-        status = 422
-    else:
-        status = 200
-    if request.query_params.get("beacon") == "1" and status == 200:
+    answer = _answer(parsed, stored, duplicates)
+    if not accepted and budget.retry_after:
+        limited = next(r["error"] for r in parsed.rejected if "ceiling" in r["error"]
+                       or r["error"].startswith("rate limit"))
+        return _failed(429, f"{limited}; retry after {budget.retry_after} s", answer,
+                       {"Retry-After": str(budget.retry_after)})
+    if not accepted:
+        first = parsed.rejected[0]
+        return _failed(422, f"no event was accepted ({len(parsed.rejected)} rejected); first: "
+                            f"events[{first['index']}]: {first['error']}", answer)
+    headers = {"Retry-After": str(budget.retry_after)} if budget.retry_after else None
+    if request.query_params.get("beacon") == "1":
         return Response(status_code=204)
-    return json_response(answer, status, headers)
-
-
-async def _rate_limit(state, app, parsed) -> tuple[list, int]:  # noqa: ANN001
-    """Per fingerprint, the first events within the app's limit pass; the rest are rejected.
-
-    Returns the passing (index, event) pairs and the Retry-After seconds (0: none limited).
-    """
-    per_minute = app.setting("rateLimitPerMinute")
-    by_fp: dict[str, list] = defaultdict(list)
-    for index, event in parsed.events:
-        by_fp[event.fingerprint].append((index, event))
-    accepted, retry_after = [], 0
-    for fingerprint, items in by_fp.items():
-        granted, retry = await state.limiter.grant(app.id, fingerprint, len(items), per_minute)
-        accepted.extend(items[:granted])
-        for index, _ in items[granted:]:
-            parsed.reject(index, f"rate limit: over {per_minute} events per minute for "
-                                 f"fingerprint {fingerprint}")
-        if granted < len(items):
-            retry_after = max(retry_after, retry, 1)
-    return accepted, retry_after
+    return json_response(answer, 200, headers)
 
 
 async def track_hot_path(request: Request) -> Response:
