@@ -40,7 +40,7 @@ class UnstorableBatch(ValueError):
 Listener = Callable[[str, Sequence[Event]], None]
 Outcome = WriteResult | Exception
 _STOP = object()
-WRITE_FAILED = "the store failed the write"
+WRITE_FAILED = "the store failed the write; none were stored"
 
 
 def _first_line(exc: BaseException) -> str:
@@ -67,12 +67,13 @@ class GroupWriter:
     def problem(self) -> str | None:
         """Why the writer cannot take writes now (None: it can)."""
         if self._closing:
-            return "the server is shutting down"
+            return "the server is shutting down; none were stored"
         if self._task is None or self._task.done():
-            return "the event writer is not running"
+            return "the event writer is not running; none were stored"
         started = self._commit_started
         if started is not None and time.monotonic() - started > self.stall_seconds:
-            return f"the store has not finished a write for over {self.stall_seconds:g} s"
+            return (f"the store has not finished a write for over {self.stall_seconds:g} s; "
+                    "none were stored")
         return None
 
     @property
@@ -92,7 +93,8 @@ class GroupWriter:
             return await asyncio.wait_for(asyncio.shield(future), 2 * self.stall_seconds)
         except TimeoutError:
             raise StoreUnavailable(f"the store did not confirm the write within "
-                                   f"{2 * self.stall_seconds:g} s") from None
+                                   f"{2 * self.stall_seconds:g} s (it may still complete: "
+                                   "a retry finds those events as duplicates)") from None
 
     async def stop(self, timeout: float = 5.0) -> None:
         """Refuse new writes, commit what is queued (within `timeout`), then end."""
@@ -105,7 +107,7 @@ class GroupWriter:
         except TimeoutError:
             log.warning("the writer did not drain within %s s; failing queued writes", timeout)
             self._task.cancel()
-        self._fail_queued(StoreUnavailable("the server is shutting down"))
+        self._fail_queued(StoreUnavailable("the server is shutting down; none were stored"))
 
     def _fail_queued(self, exc: Exception) -> None:
         while not self._queue.empty():

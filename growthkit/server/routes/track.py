@@ -131,9 +131,8 @@ async def track(request: Request) -> Response:
             result = await state.writer.write(BatchWrite(app.id, [e for _, e in accepted]))
         except StoreUnavailable as exc:
             await budget.settle(None)
-            raise store_unavailable(f"the store could not take the events ({exc}); retry "
-                                    "with the same ids after the Retry-After delay (events "
-                                    "already stored count as duplicates)") from None
+            raise store_unavailable(f"the store could not take the events: {exc}; retry "
+                                    "with the same ids after the Retry-After delay") from None
         except UnstorableBatch as exc:
             await budget.settle(None)
             for index, _ in accepted:
