@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 PYTHON ?= python3
 
-.PHONY: run test lint install dev bench clean
+.PHONY: run test lint install dev bench clean tracker
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ test: dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+# After editing tracker/*.js: minify into tracker/dist/ (what /sdk/ serves; committed).
+tracker: tests/browser/node_modules/.installed
+	$(PYTHON) tracker/minify.py
 
 bench: dev
 	$(PY) benchmarks/ingest.py

@@ -1,4 +1,9 @@
-"""The browser tracker files served at /sdk/: ETag revalidation, gzip, CORS for any site."""
+"""The browser tracker files served at /sdk/: ETag revalidation, gzip, CORS for any site.
+
+`/sdk/growthkit.js` and `/sdk/react.js` are the minified files (tracker/dist/, made by
+tracker/minify.py); `/sdk/src/…` the readable source they are made from, for debugging
+(react.js imports ./growthkit.js, so each pair loads one tracker instance).
+"""
 
 from __future__ import annotations
 
@@ -15,8 +20,13 @@ from growthkit.server.errors import ApiError
 
 router = APIRouter(tags=["sdk"])
 
-# Served files: the name in the URL is the file name in tracker/ (allow-list, no paths).
-SERVED = ("growthkit.js", "react.js")
+# URL name under /sdk/ -> file under tracker/ (an allow-list: no other paths are served).
+SERVED = {
+    "growthkit.js": "dist/growthkit.js",
+    "react.js": "dist/react.js",
+    "src/growthkit.js": "growthkit.js",
+    "src/react.js": "react.js",
+}
 MEDIA_TYPE = "text/javascript; charset=utf-8"
 # Unversioned URLs: caches keep a copy for an hour, then revalidate cheaply with the ETag.
 CACHE_CONTROL = "public, max-age=3600"
@@ -26,7 +36,7 @@ def tracker_dir() -> Path:
     """Where the tracker files are: the package's resources/tracker (a symlink to the
     repository's tracker/ that wheels resolve into real files), else the checkout's tracker/."""
     installed = Path(str(files("growthkit.resources") / "tracker"))
-    if (installed / SERVED[0]).is_file():
+    if (installed / SERVED["growthkit.js"]).is_file():
         return installed
     return Path(__file__).resolve().parents[3] / "tracker"
 
@@ -44,7 +54,7 @@ _assets: dict[str, Asset] = {}
 
 def load(name: str) -> Asset:
     """The file's bytes and ETag; re-read when it changed on disk (edits while developing)."""
-    path = tracker_dir() / name
+    path = tracker_dir() / SERVED[name]
     try:
         mtime = path.stat().st_mtime_ns
     except OSError:
@@ -89,7 +99,7 @@ def _serve(request: Request, name: str) -> Response:
 
 @router.head("/sdk/growthkit.js", include_in_schema=False)
 @router.get("/sdk/growthkit.js",
-                  summary="The browser tracker (ES module)",
+                  summary="The browser tracker (ES module, minified)",
                   description="Load with `<script type=\"module\" src=\"…/sdk/growthkit.js\" "
                               "data-key=\"pk_…\">` or `import {init, track} from …`. "
                               "ETag + If-None-Match (304), gzip, CORS.")
@@ -104,3 +114,13 @@ def growthkit_js(request: Request) -> Response:
                               "`./growthkit.js`.")
 def react_js(request: Request) -> Response:
     return _serve(request, "react.js")
+
+
+@router.head("/sdk/src/{name}", include_in_schema=False)
+@router.get("/sdk/src/{name}", summary="The readable tracker source (growthkit.js, react.js)",
+            description="What the minified files are made from, with comments, for debugging; "
+                        "same headers as the minified files.")
+def tracker_source(request: Request, name: str) -> Response:
+    if f"src/{name}" not in SERVED:
+        raise ApiError(404, f"/sdk/src/{name} does not exist: growthkit.js or react.js")
+    return _serve(request, f"src/{name}")
