@@ -68,11 +68,8 @@ def test_a_public_key_is_refused_at_construction():
         Client("127.0.0.1:8000", "sk_x")
 
 
-def test_client_satisfies_the_source_protocol(shop):
-    assert isinstance(shop, Source)
-
-
 def test_analytics_answer_the_api_json_as_typed_results(server, shop):
+    assert isinstance(shop, Source)
     start, end = shop.span
     key = shop.app.secret
     stats = shop.stats(start=start, end=end)
