@@ -43,7 +43,7 @@ CLI = "from growthkit.cli import main\nmain(prog_name='growthkit')\n"
 
 
 @pytest.mark.parametrize("backend", [("sqlite", "memory")], indirect=True)
-def test_the_client_extra_works_without_the_server_and_console(live_server):
+def test_the_client_extra_works_without_the_server_and_console(live_server, tmp_path):
     app = live_server.create_app("Extras")
     live_server.track(app.public, {"fingerprint": "fp_1",
                                    "events": [{"eventName": "page_viewed"}]})
@@ -62,7 +62,7 @@ def test_the_client_extra_works_without_the_server_and_console(live_server):
         print(client.stats().events, len(client.activities().to_frame()))
         assert not any(m.split(".")[0] in ("fastapi", "ua_parser", "PySide6")
                        for m in sys.modules)
-    """, live_server.base_url, app.secret, app.public, str(live_server.engine.url) + ".q")
+    """, live_server.base_url, app.secret, app.public, str(tmp_path / "queue.sqlite3"))
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["2", "2"]
 
