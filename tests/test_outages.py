@@ -233,3 +233,41 @@ def test_fault_injection_sqlite_locked_under_load(locked_sqlite, database_url, c
     app = live.create_app(rateLimitPerMinute=1_000_000)
     lock = FileLock(database_url)
     _load_under_outage(live, app.public, lock.take, lock.release, capsys)
+
+
+def test_health_degraded_while_the_writer_is_stalled(backend, database_url, redis_url):
+    if backend[0] != "sqlite":
+        pytest.skip("the stall is made with SQLite's write lock")
+    srv, thread, base = start_live_server(make_settings(
+        database_url, redis_url, write_timeout_ms=4000, write_stall_seconds=0.3))
+    engine = open_engine(database_url)
+    live = LiveServer(client=httpx.Client(base_url=base, timeout=30), engine=engine,
+                      base_url=base)
+    try:
+        app = live.create_app()
+        assert live.client.get("/health").json() == {"status": "up"}
+        lock = FileLock(database_url)
+        lock.take()
+        # A write waits for the lock (up to 4 s): the writer is stuck in that commit.
+        stuck = threading.Thread(target=live.track, args=(app.public, _track_body()))
+        stuck.start()
+        try:
+            deadline = time.monotonic() + RECOVERY_BOUND_S
+            while (health := live.client.get("/health")).status_code == 200:
+                assert time.monotonic() < deadline, "/health never said degraded"
+                time.sleep(0.05)
+            assert health.status_code == 503 and "retry-after" in health.headers
+            assert health.json() == {"status": "degraded",
+                                     "error": "the event writer is not taking events"}
+        finally:
+            lock.release()
+            stuck.join(timeout=30)
+        deadline = time.monotonic() + RECOVERY_BOUND_S
+        while live.client.get("/health").status_code != 200:
+            assert time.monotonic() < deadline, "/health did not come back up"
+            time.sleep(0.05)
+    finally:
+        live.client.close()
+        srv.should_exit = True
+        thread.join(timeout=10)
+        engine.dispose()

@@ -13,21 +13,10 @@ from starlette.concurrency import run_in_threadpool
 
 from growthkit.server.auth import state_of
 from growthkit.server.errors import STORE_RETRY_AFTER_S, json_response
-from growthkit.server.writer import GroupWriter
 
 router = APIRouter(tags=["health"])
 # A store that takes longer than this to answer SELECT 1 counts as unreachable.
 PING_TIMEOUT_S = 2.0
-
-
-def writer_healthy(writer: GroupWriter) -> bool:
-    """Whether the group writer can take events: its own flag when it keeps one, else
-    whether its task is still running."""
-    flag = getattr(writer, "healthy", None)
-    if flag is not None:
-        return bool(flag)
-    task = getattr(writer, "_task", None)
-    return task is not None and not task.done()
 
 
 @router.get("/health", summary="Server status: up (200) or degraded (503)",
@@ -39,8 +28,8 @@ def writer_healthy(writer: GroupWriter) -> bool:
 async def health(request: Request):
     state = state_of(request)
     problem = None
-    if not writer_healthy(state.writer):
-        problem = "the event writer is not running"
+    if not state.writer.healthy:  # its task gone, or a commit stalled (writer.py)
+        problem = "the event writer is not taking events"
     else:
         try:
             await asyncio.wait_for(run_in_threadpool(state.ping), PING_TIMEOUT_S)
