@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from PySide6.QtWidgets import QWidget
@@ -19,12 +20,14 @@ from PySide6.QtWidgets import QWidget
 from growthkit.console.docks import DockSpec, LoadContext, Refresh
 
 SEARCH_LIMIT = 200
-MEMBERS_LIMIT = 1000
-SESSION_EVENTS_LIMIT = 1000
+MEMBERS_LIMIT = 999  # + 1 to know whether more exist: the API pages at most 1000
+SESSION_EVENTS_LIMIT = 999
 
 
 class Pager:
-    """Pages of one listing, taken as the user scrolls (one page at a time, on a worker)."""
+    """Pages of one listing, taken as the user scrolls (one page at a time, on a worker).
+    A page takes one item more than it shows (to know whether more exist), so listings are
+    made with page_size = shown + 1: one request per page."""
 
     def __init__(self, listing: Any, page_size: int) -> None:
         self.listing = listing
@@ -48,7 +51,8 @@ def first(listing: Any, n: int) -> dict[str, Any]:
 
 def search_leads(source: Any, request: dict) -> dict:
     page = first(source.leads(search=request.get("search") or None,
-                              sort=request.get("sort", "lastSeen"), page_size=SEARCH_LIMIT),
+                              sort=request.get("sort", "lastSeen"),
+                              page_size=SEARCH_LIMIT + 1),
                  SEARCH_LIMIT)
     return {**page, "seq": request.get("seq")}
 
@@ -59,18 +63,24 @@ def load_leads(source: Any, ctx: LoadContext) -> dict:
 
 
 def load_profile(source: Any, ctx: LoadContext, pagers: dict[str, Pager]) -> dict:
-    """The picked lead: details, first timeline page, sessions and credits (nothing to show
-    before a lead is picked: an empty answer, so the dock counts as loaded)."""
+    """The picked lead: details, first timeline page, sessions and credits, fetched side by
+    side (nothing to show before a lead is picked: an empty answer, so the dock counts as
+    loaded)."""
     if not ctx.lead:
         return {}
     fp = ctx.lead
-    lead = source.lead(fp, tz=ctx.time_zone).to_json()
-    pagers["timeline"] = Pager(source.timeline(fp, page_size=200), 200)
-    credits = first(source.lead_credits(fp, page_size=500), 500)
-    return {"lead": lead, "timeline": pagers["timeline"].page(),
-            "sessions": first(source.lead_sessions(fp, page_size=200), 200),
-            "credits": {"balance": credits.get("balance", lead.get("creditBalance", 0)),
-                        **credits}}
+    pagers["timeline"] = Pager(source.timeline(fp, page_size=201), 200)
+    calls = {"lead": lambda: source.lead(fp, tz=ctx.time_zone).to_json(),
+             "timeline": pagers["timeline"].page,
+             "sessions": lambda: first(source.lead_sessions(fp, page_size=201), 200),
+             "credits": lambda: first(source.lead_credits(fp, page_size=501), 500)}
+    with ThreadPoolExecutor(len(calls)) as pool:
+        futures = {name: pool.submit(call) for name, call in calls.items()}
+        out = {name: f.result() for name, f in futures.items()}
+    out["credits"] = {"balance": out["credits"].get("balance",
+                                                    out["lead"].get("creditBalance", 0)),
+                      **out["credits"]}
+    return out
 
 
 def funnel_args(body: dict) -> dict[str, Any]:
@@ -96,7 +106,7 @@ def segment_count(source: Any, segment: dict) -> int:
 
 
 def segment_members(source: Any, segment: dict) -> dict:
-    page = first(segment_listing(source, segment, MEMBERS_LIMIT), MEMBERS_LIMIT)
+    page = first(segment_listing(source, segment, MEMBERS_LIMIT + 1), MEMBERS_LIMIT)
     return {**page, "count": page.get("count", len(page["data"]))}
 
 
@@ -199,21 +209,21 @@ class LeadDocks:
         def timeline(fp: str, q: dict) -> None:
             cursor = q.get("cursor")
             listing = lambda s: s.timeline(fp, kind=q.get("kind"), start=q.get("start"),  # noqa: E731
-                                           end=q.get("end"), page_size=q.get("limit", 200))
+                                           end=q.get("end"), page_size=q.get("limit", 200) + 1)
             self.run(window, self._page("timeline", listing, q.get("limit", 200), cursor),
                      lambda page: widget.show_timeline(page, append=bool(cursor)), "Timeline",
                      "lead_profile")
 
         def session(fp: str, sid: str) -> None:
             self.run(window, lambda s: first(s.lead_activities(
-                fp, session=sid, order="asc", page_size=SESSION_EVENTS_LIMIT),
+                fp, session=sid, order="asc", page_size=SESSION_EVENTS_LIMIT + 1),
                 SESSION_EVENTS_LIMIT), widget.show_session_events, "Session", "lead_profile")
 
         def history(fp: str, q: dict) -> None:
             cursor = q.get("cursor")
             size = q.get("limit", 200)
             listing = lambda s: s.lead_activities(fp, start=q["start"], end=q["end"],  # noqa: E731
-                                                  order=q["order"], page_size=size)
+                                                  order=q["order"], page_size=size + 1)
             pages = self._page("history", listing, size, cursor)
 
             def call(s: Any) -> dict:
@@ -253,7 +263,7 @@ class LeadDocks:
             cursor = q.get("cursor")
             body = {k: v for k, v in q.items() if k not in ("cursor", "step", "outcome")}
             listing = lambda s: s.funnel_leads(**funnel_args(body), step=q["step"],  # noqa: E731
-                                               outcome=q["outcome"], page_size=200)
+                                               outcome=q["outcome"], page_size=201)
 
             def call(s: Any) -> dict:
                 page = self._page("funnel_leads", listing, 200, cursor)(s)

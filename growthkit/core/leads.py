@@ -7,7 +7,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
-from sqlalchemy import Connection, func, or_, select, update
+from sqlalchemy import Connection, column, func, or_, select, table, update
+from sqlalchemy import text as text_sql
 
 from growthkit.core import cursors, feed
 from growthkit.core.clock import to_iso
@@ -62,6 +63,20 @@ def get_lead(conn: Connection, app_id: str, fingerprint: str) -> Any:
     return row
 
 
+def _indexed_candidates(conn: Connection, q: str) -> Any:
+    """On SQLite with the trigram index (migration 0008) and 3+ characters: the ids of
+    leads whose fingerprint, email or name contains `q` (any case) — a superset of the
+    matches the exact conditions then keep. None: no index to use (a scan, as before)."""
+    if conn.dialect.name != "sqlite" or len(q) < 3:
+        return None
+    if not conn.execute(text_sql("SELECT 1 FROM sqlite_master WHERE name = 'leads_fts'")).first():
+        return None
+    phrase = '"' + q.replace('"', '""') + '"'  # an FTS5 phrase: a substring for trigrams
+    fts = table("leads_fts", column("rowid"))
+    return select(fts.c.rowid).where(text_sql("leads_fts MATCH :phrase")
+                                     .bindparams(phrase=phrase))
+
+
 def search_leads(conn: Connection, app_id: str, *, q: str | None = None,
                  sort: str = "lastSeen", order: str = "desc", limit: int = 50,
                  cursor: str | None = None) -> dict[str, Any]:
@@ -78,6 +93,9 @@ def search_leads(conn: Connection, app_id: str, *, q: str | None = None,
         where.append(or_(func.lower(leads.c.fingerprint).like(text + "%", escape="\\"),
                          func.lower(leads.c.email).like(f"%{text}%", escape="\\"),
                          func.lower(leads.c.name).like(f"%{text}%", escape="\\")))
+        candidates = _indexed_candidates(conn, q.strip())
+        if candidates is not None:
+            where.append(leads.c.id.in_(candidates))
     key = SORTS[sort]
     if after is not None:
         where.append(cursors.keyset_after([key, leads.c.id], after, order))

@@ -121,22 +121,27 @@ def lead_sessions(conn: Connection, app_id: str, q: LeadSessionsQuery) -> LeadSe
 
 def _add_pages(conn: Connection, flt: ActivityFilter, sessions: list[Session]) -> None:
     """Entry/exit page and browser/OS/device from each session's first and last events:
-    one read of just those events (by session and the two times)."""
+    the page's sessions' events numbered from each end (window functions), so only two
+    rows per session are read back and only their contexts decoded."""
     if not sessions:
         return
     a = activities.c
-    edges = or_(*(and_(a.session_id == s.session_id, a.timestamp.in_({s.start, s.end}))
-                  for s in sessions))
-    rows = conn.execute(select(a.session_id, a.timestamp, a.seq, a.context)
-                        .where(*flt.clauses(), edges).order_by(a.timestamp, a.seq)).all()
+    first = func.row_number().over(partition_by=a.session_id, order_by=(a.timestamp, a.seq))
+    last = func.row_number().over(partition_by=a.session_id,
+                                  order_by=(a.timestamp.desc(), a.seq.desc()))
+    numbered = (select(a.session_id, a.context, first.label("rn_first"),
+                       last.label("rn_last"))
+                .where(*flt.clauses(), a.session_id.in_([s.session_id for s in sessions]))
+                .subquery())
+    rows = conn.execute(select(numbered.c.session_id, numbered.c.context,
+                               numbered.c.rn_first, numbered.c.rn_last)
+                        .where(or_(numbered.c.rn_first == 1, numbered.c.rn_last == 1))).all()
     by_id = {s.session_id: s for s in sessions}
-    seen_first: set[str] = set()
     for r in rows:
         s = by_id[r.session_id]
         ctx = r.context or {}
-        if r.timestamp == s.start and r.session_id not in seen_first:
-            seen_first.add(r.session_id)
+        if r.rn_first == 1:
             s.entry_page = ctx.get("url")
             s.browser, s.os, s.device = ctx.get("browser"), ctx.get("os"), ctx.get("device")
-        if r.timestamp == s.end:  # rows come in stored order: the last one wins
+        if r.rn_last == 1:
             s.exit_page = ctx.get("url")

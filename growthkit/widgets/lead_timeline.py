@@ -39,6 +39,7 @@ GAP_MIN_SECONDS = 5
 KINDS = {"Events and credits": None, "Events only": "event", "Credits only": "credit"}
 EVENT_LANE, CREDIT_LANE = 1, 0
 PAGE_SIZE = 200
+EVENT_BRUSH, CREDIT_BRUSH = pg.mkBrush("#3b7dd8"), pg.mkBrush("#d9a400")
 
 
 def credit_text(amount: int) -> str:
@@ -222,16 +223,13 @@ class TimelineTab(QWidget):
         return [r["text"] for r in self.model.rows]
 
     def _plot(self) -> None:
-        spots = []
-        for i, row in enumerate(self.model.rows):
-            if row["kind"] == "gap":
-                continue
-            lane = EVENT_LANE if row["kind"] == "event" else CREDIT_LANE
-            color = "#3b7dd8" if lane == EVENT_LANE else "#d9a400"
-            spots.append({"pos": (row["t"], lane), "data": i, "brush": pg.mkBrush(color)})
-        self.scatter.setData(spots)
-        if spots:
-            xs = np.array([s["pos"][0] for s in spots], dtype=np.float64)
+        items = [(i, r) for i, r in enumerate(self.model.rows) if r["kind"] != "gap"]
+        xs = np.array([r["t"] for _, r in items], dtype=np.float64)
+        lanes = np.array([EVENT_LANE if r["kind"] == "event" else CREDIT_LANE
+                          for _, r in items], dtype=np.float64)
+        brushes = [EVENT_BRUSH if lane == EVENT_LANE else CREDIT_BRUSH for lane in lanes]
+        self.scatter.setData(x=xs, y=lanes, brush=brushes, data=[i for i, _ in items])
+        if len(xs):
             pad = max((xs.max() - xs.min()) * 0.03, 30.0)
             self.plot.setXRange(xs.min() - pad, xs.max() + pad, padding=0)
 
