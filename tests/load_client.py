@@ -50,6 +50,7 @@ class AtLeastOnceClient:
         self.timeout = timeout
         self.result = LoadResult()
         self._stop = threading.Event()
+        self._abort = threading.Event()
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
 
@@ -71,6 +72,13 @@ class AtLeastOnceClient:
                                  f"within {drain_timeout} s")
         return self.result
 
+    def abort(self) -> None:
+        """Give up at once, acknowledged or not (a test that failed cleans up)."""
+        self._stop.set()
+        self._abort.set()
+        for t in self._threads:
+            t.join(timeout=15)
+
     def _record(self, status: int | None) -> None:
         with self._lock:
             self.result.answers.append(Answer(time.monotonic(), status))
@@ -89,8 +97,8 @@ class AtLeastOnceClient:
                         self.result.acked.update(ids)
 
     def _send(self, http: httpx.Client, body: dict) -> bool:
-        """Send until a 2xx; False only for an answer that no retry can change."""
-        while True:
+        """Send until a 2xx; False for an answer that no retry can change (or an abort)."""
+        while not self._abort.is_set():
             try:
                 r = http.post("/api/v1/track", json=body)
             except httpx.HTTPError:
@@ -106,3 +114,4 @@ class AtLeastOnceClient:
             with self._lock:
                 self.result.unexpected.append(f"{r.status_code} {r.text[:200]}")
             return False
+        return False

@@ -136,14 +136,18 @@ def _load_under_outage(live: LiveServer, key: str, outage, recover,
     """Load before, during and after an outage; check what the at-least-once client saw
     and what was stored."""
     client = AtLeastOnceClient(live.base_url, key, workers=4, batch_size=5).start()
-    time.sleep(1.0)
-    cut_at = time.monotonic()
-    outage()
-    time.sleep(2.5)
-    restored_at = time.monotonic()
-    recover()
-    time.sleep(1.5)
-    result = client.stop()
+    try:
+        time.sleep(1.0)
+        cut_at = time.monotonic()
+        outage()
+        time.sleep(2.5)
+        restored_at = time.monotonic()
+        recover()
+        time.sleep(1.5)
+        result = client.stop()
+    except BaseException:
+        client.abort()
+        raise
 
     assert not result.unexpected, result.unexpected[:5]
     # Requests already committing when the outage began may still answer 200; past that,
