@@ -14,6 +14,7 @@ from growthkit.server.settings import MAX_APP_CACHE_SECONDS
 
 BOUND_S = MAX_APP_CACHE_SECONDS  # the documented guarantee (docs/operations.md)
 POLL_UNTIL_S = BOUND_S + 0.75
+STREAM_BOUND_S = 10.0  # generous: documented as about 1.25 s (live.AUTH_CHECK_S + the bound)
 
 
 @pytest.fixture
@@ -22,6 +23,29 @@ def running(database_url, redis_url):
     server = ServeProcess(database_url, redis_url, workers=2).start()
     yield app, server
     server.stop()
+
+
+class OpenStream:
+    """A live stream opened with the old secret key, read in a background thread."""
+
+    def __init__(self, base_url: str, secret: str):
+        self.ended_at: float | None = None
+        self.live = threading.Event()
+        self._thread = threading.Thread(target=self._read, args=(base_url, secret),
+                                        daemon=True)
+        self._thread.start()
+        assert self.live.wait(30), "the stream did not go live"
+
+    def _read(self, base_url: str, secret: str) -> None:
+        with httpx.stream("GET", f"{base_url}/api/v1/stream", timeout=30,
+                          headers={"Authorization": f"Bearer {secret}"}) as r:
+            for line in r.iter_lines():
+                if line == ": live":
+                    self.live.set()
+        self.ended_at = time.monotonic()
+
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)
 
 
 class OldKeyPoller:
@@ -69,6 +93,7 @@ def test_rotate_key_cli_refuses_old_keys_within_1s_on_every_process(running, dat
             assert http.get("/api/v1/app", headers={
                 "Authorization": f"Bearer {secret}"}).status_code == 200
 
+    stream = OpenStream(server.base_url, secret)
     # The old keys are in use (and cached by both processes) while the CLI rotates them.
     with OldKeyPoller(server.base_url, public, secret) as poller:
         time.sleep(0.3)
@@ -84,9 +109,12 @@ def test_rotate_key_cli_refuses_old_keys_within_1s_on_every_process(running, dat
     assert late, "the poll did not run past the bound"
     assert all(track == 401 and app_status == 401 for _, track, app_status in late), late
     accepted = [a[0] - rotated for a in answers if a[1] == 200 or a[2] == 200]
+    stream.join(STREAM_BOUND_S)
+    assert stream.ended_at is not None, "a stream opened with the old key stayed open"
     with capsys.disabled():
         print(f"\n[rotation] old keys last accepted {max(accepted) * 1000:.0f} ms after "
-              f"rotate-key exited (bound {BOUND_S * 1000:.0f} ms); {len(answers)} requests")
+              f"rotate-key exited (bound {BOUND_S * 1000:.0f} ms); {len(answers)} requests; "
+              f"the old key's stream ended {(stream.ended_at - rotated) * 1000:.0f} ms after")
 
     with httpx.Client(base_url=server.base_url, timeout=10) as http:
         assert http.post("/api/v1/track", json=body, headers={

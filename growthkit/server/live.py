@@ -17,7 +17,7 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +39,9 @@ REPLAY_PAGE = 500
 # Stored rows received this recently may still be on their way through Redis when a resumed
 # stream goes live; their seqs are remembered so they are not sent twice.
 IN_FLIGHT_MS = 60_000
+# How often an open stream re-checks its key (a rotated key ends it; app keys are cached at
+# most 1 s, so a stream ends at most about 1.25 s after a rotation).
+AUTH_CHECK_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -221,14 +224,16 @@ DROPPED_FRAME = (b"event: dropped\ndata: " + orjson.dumps({
 
 
 async def activity_frames(engine: Engine, broadcaster: Broadcaster, flt: ActivityFilter,
-                          last_event_id: int | None,
-                          heartbeat_seconds: float) -> AsyncIterator[bytes]:
+                          last_event_id: int | None, heartbeat_seconds: float,
+                          authorized: Callable[[], Awaitable[bool]] | None = None,
+                          ) -> AsyncIterator[bytes]:
     """The SSE byte stream of one subscriber: replay after `last_event_id`, then live.
 
     Replay reads the store by seq until it has caught up, subscribes, reads once more
     (whatever was stored in between), and only then goes live, skipping live events that
     the replay already sent. A `: live` comment marks the switch; `: heartbeat` comments
-    keep idle connections open. The stream ends when the server is stopping.
+    keep idle connections open. The stream ends when the server is stopping, and when
+    `authorized()` (asked every AUTH_CHECK_S) says the key no longer opens it (rotated).
     """
 
     def page(after: int) -> list[Any]:
@@ -261,10 +266,15 @@ async def activity_frames(engine: Engine, broadcaster: Broadcaster, flt: Activit
             async for frame in replay():
                 yield frame
         yield b": live\n\n"
-        quiet_since = time.monotonic()
+        quiet_since = checked = time.monotonic()
         while True:
+            if authorized is not None and time.monotonic() - checked >= AUTH_CHECK_S:
+                checked = time.monotonic()
+                if not await authorized():
+                    return  # a reconnect with the old key gets 401
             try:
-                item = await asyncio.wait_for(sub.queue.get(), min(heartbeat_seconds, 1.0))
+                item = await asyncio.wait_for(sub.queue.get(),
+                                              min(heartbeat_seconds, AUTH_CHECK_S))
             except TimeoutError:
                 if server_stopping():
                     return  # the client reconnects (to another process) with Last-Event-ID

@@ -7,7 +7,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
 from growthkit.core.apps import App
-from growthkit.server.auth import secret_app, state_of
+from growthkit.server.auth import bearer, secret_app, state_of
 from growthkit.server.errors import ApiError
 from growthkit.server.live import activity_frames
 from growthkit.server.params import ERROR_RESPONSES, EVENT_NAME_DOC, activity_filter
@@ -31,8 +31,9 @@ Without it the stream starts with events stored from now on. A `: live` comment 
 the end of the replay; a `: heartbeat` comment comes every 15 s (server setting
 `GROWTHKIT_STREAM_HEARTBEAT_SECONDS`) when nothing else is sent. A subscriber that falls
 too far behind gets an `event: dropped` frame and the stream ends: reconnect with
-Last-Event-ID. With `GROWTHKIT_REDIS_URL` set, events stored by any server process reach
-subscribers of every process.
+Last-Event-ID. A stream ends, too, when its secret key is rotated (within about 1.25 s); a
+reconnect with the old key gets 401. With `GROWTHKIT_REDIS_URL` set, events stored by any
+server process reach subscribers of every process.
 """
 
 
@@ -71,8 +72,17 @@ async def stream(
     # The stream answers 200 before it reads the store: check the store first, so an
     # outage gets a 503 (EventSource then retries) instead of a stream that breaks off.
     await run_in_threadpool(state.ping)
+    key = bearer(request)
+
+    async def authorized() -> bool:
+        try:
+            current = await state.app_for_key(key)
+        except Exception:  # the store is unreachable: no verdict; asked again shortly
+            return True
+        return current is not None and current.id == app.id
+
     frames = activity_frames(state.engine, state.broadcaster, flt, after,
-                             state.settings.stream_heartbeat_seconds)
+                             state.settings.stream_heartbeat_seconds, authorized)
     # no-transform and X-Accel-Buffering: proxies must pass frames on as they come.
     return StreamingResponse(frames, media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache, no-transform",
