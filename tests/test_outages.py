@@ -84,6 +84,7 @@ def _assert_store_503(r: httpx.Response, what: str, secrets: tuple[str, ...]) ->
     body = r.json()
     assert body["status"] == 503 and isinstance(body["error"], str), (what, body)
     assert int(r.headers["retry-after"]) >= 1, what
+    assert r.headers.get("connection", "").lower() != "close", what  # keep-alive kept
     for secret in secrets:  # no store error text: host, port, database, driver
         assert secret not in r.text, f"{what} shows {secret!r}: {r.text}"
 
