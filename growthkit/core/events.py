@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 
 from growthkit.core.context import DescribeUserAgent, enrich
 from growthkit.core.fieldnames import BATCH_FIELDS, EVENT_FIELDS, unknown_field_warning
-from growthkit.core.jsonlimits import JsonLimitError, body_needs_check, check_text, check_value
+from growthkit.core.jsonlimits import ALL, NONE, JsonLimitError, body_check, check_text, check_value
 
 MAX_BODY_BYTES = 512 * 1024
 MAX_EVENT_BYTES = 32 * 1024
@@ -54,9 +54,7 @@ def _check_session(value: str | None) -> str | None:
     return _printable(value, "sessionId")
 
 
-def _check_id(value: str | None) -> str | None:
-    check_text(value, "id")
-    return value
+ID_PATTERN = "^[^\x00]*$"  # no NUL (checked in Rust, no Python call per event)
 
 
 Millis = int | float | str
@@ -65,7 +63,7 @@ Millis = int | float | str
 class EventIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    id: str | None = Field(None, min_length=1, max_length=64)
+    id: str | None = Field(None, min_length=1, max_length=64, pattern=ID_PATTERN)
     eventName: str = Field(pattern=EVENT_NAME.pattern)  # checked in Rust, no Python call
     properties: dict[str, Any] | None = None
     timestamp: Millis | None = None
@@ -75,7 +73,6 @@ class EventIn(BaseModel):
 
     _fp = field_validator("fingerprint")(classmethod(lambda cls, v: _check_fingerprint(v)))
     _sid = field_validator("sessionId")(classmethod(lambda cls, v: _check_session(v)))
-    _id = field_validator("id")(classmethod(lambda cls, v: _check_id(v)))
 
 
 class BatchIn(BaseModel):
@@ -112,6 +109,8 @@ def describe(error: ValidationError, prefix: str = "") -> str:
             msg = f"must hold 1-{MAX_EVENTS} events"
         elif e["type"] == "missing":
             msg = "is required"
+        elif e["type"] == "string_pattern_mismatch" and loc.split(".")[-1] == "id":
+            msg = "id must not contain the NUL character (\\u0000)"
         elif e["type"] == "string_pattern_mismatch" and loc.endswith("eventName"):
             msg = EVENT_NAME_RULE
         elif e["type"] in FRIENDLY:
@@ -192,18 +191,18 @@ def parse_batch(data: dict, *, received_at: int, retention_days: int,
     hands in its parser; without one they are left as the client sent them).
 
     `body` (the raw JSON) lets bodies that cannot break the JSON limits skip that check
-    (see jsonlimits.body_needs_check) and small bodies skip the per-event size check.
+    (see jsonlimits.body_check) and small bodies skip the per-event size check.
     Unknown fields are kept out of the event and listed in `warnings`.
     """
     try:
         batch = BatchIn.model_validate(data)
     except ValidationError as exc:
         raise BatchError(422, describe(exc)) from None
-    limits = body is None or body_needs_check(body)
+    scope = ALL if body is None else body_check(body)
     try:
         sent_at = _millis(batch.sentAt, "sentAt")
-        if limits:
-            check_value(batch.context, "context")
+        if scope != NONE:
+            check_value(batch.context, "context", scope)
     except ValueError as exc:
         raise BatchError(422, str(exc)) from None
     skew = (received_at - sent_at) if sent_at is not None else 0
@@ -222,9 +221,10 @@ def parse_batch(data: dict, *, received_at: int, retention_days: int,
             parsed.reject(index, "event must be a JSON object with an eventName")
             continue
         try:
-            if limits:  # before the size check: orjson cannot encode values 255 levels deep
-                check_value(raw.get("properties"), "properties")
-                check_value(raw.get("context"), "context")
+            if scope != NONE:  # before the size check: orjson cannot encode 255 levels
+                for name in ("properties", "context"):
+                    if (value := raw.get(name)) is not None:
+                        check_value(value, name, scope)
         except JsonLimitError as exc:
             parsed.reject(index, str(exc))
             continue
