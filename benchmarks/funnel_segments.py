@@ -26,7 +26,7 @@ from growthkit.core import apps as core_apps
 from growthkit.core import segments
 from growthkit.core.clock import now_ms
 from growthkit.core.filters import PropertyCondition
-from growthkit.core.funnel import FunnelQuery, FunnelStep, run_funnel, step_rows
+from growthkit.core.funnel import FunnelPlan, FunnelStep, run_funnel, step_rows
 from growthkit.core.schema import activities
 from growthkit.core.store import migrate, open_engine, write_connection
 
@@ -110,7 +110,7 @@ def main() -> None:
              ("3 steps, last 30 days, 1 day window", three, 30, 86400),
              ("page_viewed -> signup(plan=pro), 7 days", pro, 7, 86400)]
     for label, steps, days, window in cases:
-        q = FunnelQuery(app, steps, window * 1000, now - days * DAY, now)
+        q = FunnelPlan(app, steps, window * 1000, now - days * DAY, now)
         timed(engine, f"baseline: fetch the rows of {label}",
               lambda c, q=q: sum(1 for _ in step_rows(c, q)))
         timed(engine, f"funnel {label}", lambda c, q=q: [r.users for r in run_funnel(c, q)])

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from growthkit.core.clock import to_iso
-from growthkit.core.events import Event
+from growthkit.core.results import Result, result
 from growthkit.core.schema import activities
+
+if TYPE_CHECKING:
+    from growthkit.core.events import Event
 
 COLUMNS = [activities.c.seq, activities.c.id, activities.c.app_id, activities.c.fingerprint_id,
            activities.c.event_name, activities.c.properties, activities.c.context,
@@ -47,3 +50,33 @@ def event_activity(app_id: str, event: Event) -> dict[str, Any]:
         "timestamp": to_iso(event.timestamp), "receivedAt": to_iso(event.received_at),
         "seq": event.seq,
     }
+
+
+@result
+class StoredActivity(Result):
+    """One stored event, as every endpoint answers it."""
+
+    id: str
+    app_id: str
+    fingerprint_id: str
+    event_name: str
+    properties: dict[str, Any] | None
+    context: dict[str, Any]
+    session_id: str
+    timestamp: str
+    received_at: str
+    seq: int
+
+    @classmethod
+    def from_row(cls, row: Any) -> StoredActivity:
+        return cls(row.id, row.app_id, row.fingerprint_id, row.event_name,
+                   _json(row.properties), _json(row.context) or {}, row.session_id,
+                   to_iso(row.timestamp), to_iso(row.received_at), row.seq)
+
+
+@result
+class ActivityPage(Result):
+    """A page of activities: `{data, nextCursor}` (null on the last page)."""
+
+    data: list[StoredActivity]
+    next_cursor: str | None

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from growthkit.core.clock import now_ms
+from growthkit.core.errors import QueryError
 from growthkit.core.schema import apps
 
 DEFAULT_SETTINGS: dict[str, Any] = {
@@ -25,8 +26,11 @@ DEFAULT_SETTINGS: dict[str, Any] = {
 EXTRA_SETTINGS: set[str] = {"initialCredits", "actionCosts"}
 
 
-class AppError(ValueError):
+class AppError(QueryError):
     """A request about apps that cannot be honoured (unknown app, bad setting)."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(field or message.split(" ", 1)[0], message)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Text, cast, func, select
 
 from growthkit.core import cursors
 from growthkit.core.clock import now_ms
-from growthkit.core.filters import FilterError
+from growthkit.core.errors import QueryError
 from growthkit.core.rollups import SETTLE_MS, rolled_until
 from growthkit.core.schema import (
     activities,
@@ -45,8 +45,11 @@ COUNT_COLUMNS = ("bucket", "eventName", "events")
 DAILY_COLUMNS = ("day", "eventName", "events", "users", "sessions")
 
 
-class BulkError(FilterError):
+class BulkError(QueryError):
     """A bulk read that cannot be honoured; the message names the field and the rule."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(field or message.split(" ", 1)[0], message)
 
 
 @dataclass

@@ -10,17 +10,23 @@ lock on the lead), so the balance check and the insert can never race into an ov
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from sqlalchemy import Connection, select
+from pydantic import Field
+from sqlalchemy import Connection, Engine, select
+from sqlalchemy.exc import IntegrityError
 
 from growthkit.core import cursors
-from growthkit.core.apps import get_app
+from growthkit.core.apps import App, get_app
 from growthkit.core.clock import now_ms, to_iso
-from growthkit.core.leads import LeadError, check_limit, check_order, get_lead
+from growthkit.core.errors import Conflict, NotFound, QueryError
+from growthkit.core.leads import MAX_LIMIT, ORDERS, get_lead
+from growthkit.core.params import check_choice, check_limit
+from growthkit.core.results import Result, result
 from growthkit.core.schema import credit_operations, leads
-from growthkit.core.store import insert
+from growthkit.core.store import insert, write_connection
 
 INITIAL_ACTION = "initial_credits"
 MAX_AMOUNT = 10**9
@@ -29,27 +35,75 @@ MAX_REASON = 1000
 ops = credit_operations.c
 
 
-class CreditError(LeadError):
-    """A credit operation that cannot be applied (422 bad input, 404 unknown action,
-    409 not enough credits or an operation id reused for something else)."""
+@result
+class Operation(Result):
+    """One ledger entry."""
+
+    id: str
+    fingerprint: str
+    action: str
+    amount: int
+    balance_after: int
+    reason: str | None
+    timestamp: str
+
+    @classmethod
+    def from_row(cls, row: Any) -> Operation:
+        return cls(row.id, row.fingerprint_id, row.action, row.amount, row.balance_after,
+                   row.reason, to_iso(row.timestamp))
+
+
+@result
+class Applied(Result):
+    """The answer to a credit write: the balance after it and the operation. `replayed`
+    (not in the JSON, which repeats the original answer exactly; the server sends it as the
+    Idempotent-Replayed header): the operation id was seen before."""
+
+    balance: int
+    operation: Operation
+    replayed: Annotated[bool, Field(exclude=True)] = False
+
+
+@result
+class CreditHistory(Result):
+    """GET /leads/{fingerprint}/credits: the balance and a page of the ledger."""
+
+    balance: int
+    data: list[Operation]
+    next_cursor: str | None
 
 
 @dataclass
-class Applied:
-    balance: int
-    operation: dict[str, Any]
-    replayed: bool  # True: the id was seen before and this is the original answer
+class CreditRequest:
+    """POST /credits: `amount` > 0 earns, < 0 spends; `id` makes a retry safe."""
+
+    fingerprint: str
+    amount: int
+    action: str
+    id: str | None = None
+    reason: str | None = None
 
 
-def operation_json(row: Any) -> dict[str, Any]:
-    return {"id": row.id, "fingerprint": row.fingerprint_id, "action": row.action,
-            "amount": row.amount, "balanceAfter": row.balance_after, "reason": row.reason,
-            "timestamp": to_iso(row.timestamp)}
+@dataclass
+class ActionRequest:
+    """POST /actions/complete: spend the app's configured cost of `action`."""
+
+    fingerprint: str
+    action: str
+    id: str | None = None
+
+
+@dataclass
+class CreditHistoryQuery:
+    fingerprint: str
+    order: str = "desc"
+    limit: int = 100
+    cursor: str | None = None
 
 
 def _check_text(name: str, value: Any, low: int, high: int) -> str:
     if not isinstance(value, str) or not low <= len(value) <= high or not value.isprintable():
-        raise CreditError(422, f"{name} must be {low}-{high} printable characters")
+        raise QueryError(name, f"{name} must be {low}-{high} printable characters")
     return value
 
 
@@ -99,14 +153,14 @@ def apply(conn: Connection, app_id: str, fingerprint: str, amount: int, action: 
     if reason is not None:
         _check_text("reason", reason, 1, MAX_REASON)
     if action == INITIAL_ACTION:
-        raise CreditError(422, f"action {INITIAL_ACTION!r} is reserved for the starting grant")
+        raise QueryError("action", f"action {INITIAL_ACTION!r} is reserved for the starting grant")
     if cost_of is None:
         if isinstance(amount, bool) or not isinstance(amount, int) or amount == 0 \
                 or abs(amount) > MAX_AMOUNT:
-            raise CreditError(422, f"amount must be a whole number from -{MAX_AMOUNT} to "
-                                   f"{MAX_AMOUNT} other than 0 (> 0 earns, < 0 spends)")
+            raise QueryError("amount", f"amount must be a whole number from -{MAX_AMOUNT} to "
+                                       f"{MAX_AMOUNT} other than 0 (> 0 earns, < 0 spends)")
         if action == "adjust" and reason is None:
-            raise CreditError(422, "reason is required for an adjust operation")
+            raise QueryError("reason", "reason is required for an adjust operation")
 
     _lock_lead(conn, app_id, fingerprint)
     if op_id is not None:
@@ -116,16 +170,16 @@ def apply(conn: Connection, app_id: str, fingerprint: str, amount: int, action: 
             same = seen.fingerprint_id == fingerprint and seen.action == action and (
                 cost_of is not None or seen.amount == amount)
             if not same:
-                raise CreditError(409, f"operation id {op_id!r} was already used for a "
-                                       "different operation; use a new id")
-            return Applied(seen.balance_after, operation_json(seen), True)
+                raise Conflict(f"operation id {op_id!r} was already used for a different "
+                               "operation; use a new id", "id")
+            return Applied(seen.balance_after, Operation.from_row(seen), True)
 
     app = get_app(conn, app_id)
     if cost_of is not None:
         costs = app.setting("actionCosts") or {}
         if cost_of not in costs:
-            raise CreditError(404, f"unknown action {cost_of!r}: it has no cost in the app's "
-                                   "actionCosts setting")
+            raise NotFound(f"unknown action {cost_of!r}: it has no cost in the app's "
+                           "actionCosts setting", "action")
         amount = -costs[cost_of]
 
     last = _last_operation(conn, app_id, fingerprint)
@@ -140,14 +194,14 @@ def apply(conn: Connection, app_id: str, fingerprint: str, amount: int, action: 
     now = max(now, last.timestamp)
     new_balance = last.balance_after + amount
     if new_balance < 0:
-        raise CreditError(409, f"not enough credits: the balance is {last.balance_after}, "
-                               f"{action!r} needs {-amount}")
+        raise Conflict(f"not enough credits: the balance is {last.balance_after}, "
+                       f"{action!r} needs {-amount}", "amount")
     if new_balance > MAX_BALANCE:
-        raise CreditError(422, f"the balance would exceed {MAX_BALANCE}")
+        raise QueryError("amount", f"the balance would exceed {MAX_BALANCE}")
     row = _insert(conn, id=op_id or "op_" + uuid.uuid4().hex, app_id=app_id,
                   fingerprint_id=fingerprint, action=action, amount=amount,
                   balance_after=new_balance, reason=reason, timestamp=now)
-    return Applied(new_balance, operation_json(row), False)
+    return Applied(new_balance, Operation.from_row(row), False)
 
 
 def complete_action(conn: Connection, app_id: str, fingerprint: str, action: str, *,
@@ -157,14 +211,14 @@ def complete_action(conn: Connection, app_id: str, fingerprint: str, action: str
     return apply(conn, app_id, fingerprint, 0, action, op_id=op_id, cost_of=action)
 
 
-def history(conn: Connection, app_id: str, fingerprint: str, *, order: str = "desc",
-            limit: int = 100, cursor: str | None = None) -> dict[str, Any]:
-    """`{balance, data: [operation], nextCursor}`: the ledger, newest first unless asc."""
-    get_lead(conn, app_id, fingerprint)
-    check_order(order)
-    check_limit(limit)
-    after = cursors.decode(f"credits:{order}", cursor, 2)
-    where = [ops.app_id == app_id, ops.fingerprint_id == fingerprint]
+def history(conn: Connection, app: App, query: CreditHistoryQuery) -> CreditHistory:
+    """The lead's balance and a page of its ledger, newest first unless order is asc."""
+    order = check_choice(query.order, ORDERS, "order")
+    limit = check_limit(query.limit, MAX_LIMIT)
+    get_lead(conn, app.id, query.fingerprint)
+    kind = f"credits:{order}"
+    after = cursors.decode(kind, query.cursor, 2)
+    where = [ops.app_id == app.id, ops.fingerprint_id == query.fingerprint]
     if after is not None:
         where.append(cursors.keyset_after([ops.timestamp, ops.seq], after, order))
     rows = conn.execute(select(credit_operations).where(*where)
@@ -172,7 +226,33 @@ def history(conn: Connection, app_id: str, fingerprint: str, *, order: str = "de
                         .limit(limit + 1)).all()
     more = len(rows) > limit
     rows = rows[:limit]
-    return {"balance": balance(conn, app_id, fingerprint),
-            "data": [operation_json(r) for r in rows],
-            "nextCursor": cursors.encode(f"credits:{order}", [rows[-1].timestamp, rows[-1].seq])
-            if more else None}
+    return CreditHistory(
+        balance(conn, app.id, query.fingerprint), [Operation.from_row(r) for r in rows],
+        cursors.encode(kind, [rows[-1].timestamp, rows[-1].seq]) if more else None)
+
+
+def _in_write_transaction(engine: Engine, fn: Callable[[Connection], Applied]) -> Applied:
+    """Run one ledger write in its own write transaction; a lost race on an operation id
+    (unique violation) is retried once, and then finds the winner's operation. A store that
+    cannot be reached raises the driver's error (nothing was applied: retry with the same
+    id); the server answers it 503."""
+    try:
+        with write_connection(engine) as conn, conn.begin():
+            return fn(conn)
+    except IntegrityError:
+        pass
+    with write_connection(engine) as conn, conn.begin():
+        return fn(conn)
+
+
+def record(engine: Engine, app: App, request: CreditRequest) -> Applied:
+    """Earn, spend or adjust one lead's credits, in a write transaction of its own."""
+    return _in_write_transaction(engine, lambda conn: apply(
+        conn, app.id, request.fingerprint, request.amount, request.action, op_id=request.id,
+        reason=request.reason))
+
+
+def complete(engine: Engine, app: App, request: ActionRequest) -> Applied:
+    """Complete an action (spend its configured cost), in a write transaction of its own."""
+    return _in_write_transaction(engine, lambda conn: complete_action(
+        conn, app.id, request.fingerprint, request.action, op_id=request.id))

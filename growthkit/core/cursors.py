@@ -14,16 +14,12 @@ from collections.abc import Sequence
 import orjson
 from sqlalchemy import ColumnElement, and_, or_
 
+from growthkit.core.errors import CursorError
+
+__all__ = ["CursorError", "decode", "encode", "keyset_after", "keyset_order"]
+
 # Keyset values land in BIGINT comparisons: anything outside would be a database error.
 _MIN, _MAX = -(2**63), 2**63 - 1
-INVALID = "cursor is not valid here: pass the nextCursor of the previous page of the same request"
-
-
-class CursorError(ValueError):
-    """A cursor this server did not hand out for this listing (or one that was altered)."""
-
-    def __init__(self, message: str = INVALID):
-        super().__init__(message)
 
 
 def encode(kind: str, values: Sequence[int]) -> str:

@@ -15,6 +15,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from growthkit.core.context import DescribeUserAgent, enrich
+from growthkit.core.errors import QueryError, TooLarge, UnreadableInput
 from growthkit.core.fieldnames import BATCH_FIELDS, EVENT_FIELDS, unknown_field_warning
 from growthkit.core.jsonlimits import ALL, NONE, JsonLimitError, body_check, check_text, check_value
 
@@ -28,15 +29,6 @@ MIN_MILLIS = 100_000_000_000
 
 EVENT_NAME = re.compile(r"^[\w\-.:/ ]{1,200}$")
 EVENT_NAME_RULE = ("eventName must be 1-200 characters of letters, digits, spaces and _ - . : /")
-
-
-class BatchError(ValueError):
-    """The whole request is unacceptable; `status` is the HTTP status that fits."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 def _printable(value: str | None, name: str) -> str | None:
@@ -170,15 +162,15 @@ class ParsedBatch:
 def load_body(body: bytes) -> dict:
     """Decode a request body (JSON sent as application/json or text/plain)."""
     if len(body) > MAX_BODY_BYTES:
-        raise BatchError(413, f"body is {len(body)} bytes; the limit is {MAX_BODY_BYTES} bytes")
+        raise TooLarge("body", f"body is {len(body)} bytes; the limit is {MAX_BODY_BYTES} bytes")
     if not body.strip():
-        raise BatchError(400, "body is empty: send a JSON object with an events array")
+        raise UnreadableInput("body", "body is empty: send a JSON object with an events array")
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise BatchError(400, f"body is not valid JSON: {exc}") from None
+        raise UnreadableInput("body", f"body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
-        raise BatchError(422, "body must be a JSON object with an events array")
+        raise QueryError("body", "body must be a JSON object with an events array")
     return data
 
 
@@ -197,14 +189,14 @@ def parse_batch(data: dict, *, received_at: int, retention_days: int,
     try:
         batch = BatchIn.model_validate(data)
     except ValidationError as exc:
-        raise BatchError(422, describe(exc)) from None
+        raise QueryError("body", describe(exc)) from None
     scope = ALL if body is None else body_check(body)
     try:
         sent_at = _millis(batch.sentAt, "sentAt")
         if scope != NONE:
             check_value(batch.context, "context", scope)
     except ValueError as exc:
-        raise BatchError(422, str(exc)) from None
+        raise QueryError("body", str(exc)) from None
     skew = (received_at - sent_at) if sent_at is not None else 0
     oldest = received_at - retention_days * DAY_MS
     parsed = ParsedBatch(key=batch.key)

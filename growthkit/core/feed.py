@@ -10,14 +10,16 @@ feeds export; the live stream replays by seq (its Last-Event-ID).
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Select, select
 
 from growthkit.core import cursors
-from growthkit.core.activities import COLUMNS, stored_activity
+from growthkit.core.activities import COLUMNS, ActivityPage, StoredActivity, stored_activity
+from growthkit.core.apps import App
 from growthkit.core.filters import ActivityFilter
+from growthkit.core.params import check_choice, check_limit
 from growthkit.core.schema import activities
 
 ORDERS = ("desc", "asc")
@@ -34,8 +36,7 @@ def select_activities(flt: ActivityFilter, order: str = "desc",
                       after: Sequence[int] | None = None) -> Select:
     """The filtered activities in feed order, optionally only those beyond the position
     `after` (a row's [timestamp, seq])."""
-    if order not in ORDERS:
-        raise ValueError(f"order must be one of {', '.join(ORDERS)}, not {order!r}")
+    check_choice(order, ORDERS, "order")
     stmt = select(*COLUMNS).where(flt.where())
     if after is not None:
         stmt = stmt.where(cursors.keyset_after(KEYSET, after, order))
@@ -43,29 +44,30 @@ def select_activities(flt: ActivityFilter, order: str = "desc",
 
 
 @dataclass
-class Page:
-    data: list[dict[str, Any]]
-    next_cursor: str | None  # None: this was the last page
+class ActivitiesQuery:
+    """GET /activities: the filter, `order` (desc: newest first), page size and cursor."""
 
-    def to_json(self) -> dict[str, Any]:
-        return {"data": self.data, "nextCursor": self.next_cursor}
+    filter: ActivityFilter = field(default_factory=ActivityFilter)
+    order: str = "desc"
+    limit: int = DEFAULT_LIMIT
+    cursor: str | None = None
 
 
-def list_activities(conn: Connection, flt: ActivityFilter, *, order: str = "desc",
-                    limit: int = DEFAULT_LIMIT, cursor: str | None = None) -> Page:
-    """One page of StoredActivity items; raises cursors.CursorError for a cursor that is not
-    from a page of this order."""
-    if not 1 <= limit <= MAX_LIMIT:
-        raise ValueError(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
+def list_activities(conn: Connection, app: App, query: ActivitiesQuery) -> ActivityPage:
+    """One page of the app's filtered activities; CursorError for a cursor that is not from
+    a page of this order."""
+    order = check_choice(query.order, ORDERS, "order")
+    limit = check_limit(query.limit, MAX_LIMIT)
+    flt = query.filter.scoped(app.id)
     # The order is in the kind: a cursor continues only the walk it came from.
     kind = f"activities:{order}"
-    after = cursors.decode(kind, cursor, 2)
+    after = cursors.decode(kind, query.cursor, 2)
     # One row more than asked tells whether another page exists without a COUNT.
     rows = conn.execute(select_activities(flt, order, after).limit(limit + 1)).all()
     more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = cursors.encode(kind, [rows[-1].timestamp, rows[-1].seq]) if more else None
-    return Page([stored_activity(r) for r in rows], next_cursor)
+    return ActivityPage([StoredActivity.from_row(r) for r in rows], next_cursor)
 
 
 def iter_activity_chunks(engine: Engine, flt: ActivityFilter, *, order: str = "asc",

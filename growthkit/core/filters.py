@@ -8,18 +8,22 @@ Values compare as text, so `count:eq:3` matches the JSON number 3 and the string
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import ColumnElement, String, Table, and_, cast, func, or_
 
+from growthkit.core.errors import QueryError
 from growthkit.core.schema import activities
 
 OPS = ("eq", "ne", "contains", "exists", "not_exists")
 
 
-class FilterError(ValueError):
+class FilterError(QueryError):
     """A filter that cannot be understood; the message names it and the rule."""
+
+    def __init__(self, message: str, field: str = "where"):
+        super().__init__(field, message)
 
 
 @dataclass(frozen=True)
@@ -83,7 +87,7 @@ def escape_like(text: str) -> str:
 class ActivityFilter:
     """Which activities of one app a query looks at. Times are epoch ms, end exclusive."""
 
-    app_id: str
+    app_id: str = ""
     event_names: list[str] = field(default_factory=list)
     start: int | None = None
     end: int | None = None
@@ -91,6 +95,10 @@ class ActivityFilter:
     session_id: str | None = None
     conditions: list[PropertyCondition] = field(default_factory=list)
     search: str | None = None
+
+    def scoped(self, app_id: str) -> ActivityFilter:
+        """This filter over the activities of `app_id` (queries always scope by the app)."""
+        return replace(self, app_id=app_id)
 
     def clauses(self, table: Table = activities) -> list[ColumnElement]:
         c = table.c

@@ -7,19 +7,72 @@ at scale and keep working over periods whose events retention has deleted.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, func, select
 
+from growthkit.core.apps import App
 from growthkit.core.clock import to_iso
+from growthkit.core.errors import QueryError
 from growthkit.core.filters import ActivityFilter
+from growthkit.core.params import check_choice, check_limit, resolve_range, resolve_zone
+from growthkit.core.results import Result, result
 from growthkit.core.rollups import count_rows, span
 from growthkit.core.timezones import DAY_MS, EPOCH_WEEKDAY_SHIFT, UNITS, bucket_expr, bucket_start
 
 INTERVALS = tuple(UNITS)
 MAX_BUCKETS = 10_000
+MAX_SERIES = 100
+DEFAULT_RANGE_MS = 7 * DAY_MS
+
+
+@dataclass
+class FrequencyQuery:
+    """GET /analytics/events: filter, zone, bucket interval, how many names get a series,
+    and `now`, the end of the default range (None: the wall clock)."""
+
+    filter: ActivityFilter = field(default_factory=ActivityFilter)
+    tz: str | None = None
+    interval: str = "day"
+    limit: int = 10
+    now: int | None = None
+
+
+@result
+class EventRank(Result):
+    event_name: str
+    count: int
+    rank: int
+    share: float
+    previous_count: int
+    previous_rank: int | None
+    change: float | None
+
+
+@result
+class NameSeries(Result):
+    event_name: str
+    counts: list[int]
+
+
+@result
+class EventFrequency(Result):
+    """The /analytics/events answer."""
+
+    from_: str
+    to: str
+    time_zone: str
+    interval: str
+    total: int
+    previous_total: int
+    change: float | None
+    events: list[EventRank]
+    buckets: list[str]
+    totals: list[int]
+    series: list[NameSeries]
+    source: str
 
 
 def counts_by_name(conn: Connection, flt: ActivityFilter) -> dict[str, int]:
@@ -54,7 +107,8 @@ def change_pct(current: float, previous: float) -> float | None:
 
 def previous_period(flt: ActivityFilter) -> ActivityFilter:
     """The same filter over the period of the same length just before."""
-    assert flt.start is not None and flt.end is not None
+    if flt.start is None or flt.end is None:
+        raise QueryError("from", "the previous period needs a range with from and to")
     length = flt.end - flt.start
     return replace(flt, start=flt.start - length, end=flt.start)
 
@@ -78,14 +132,14 @@ def buckets(start: int, end: int, unit: str, tz: ZoneInfo) -> list[tuple[int, in
     Buckets are local wall-clock hours/days/weeks (Monday first): at a DST fall-back the
     repeated hour is one bucket; an hour skipped at spring-forward has no bucket.
     """
-    if unit not in UNITS:
-        raise ValueError(f"interval must be one of {', '.join(INTERVALS)}, not {unit!r}")
+    check_choice(unit, INTERVALS, "interval")
     if end <= start:
         return []
     first, last = bucket_of(start, unit, tz), bucket_of(end - 1, unit, tz)
     if last - first + 1 > MAX_BUCKETS:
-        raise ValueError(f"interval={unit} over this range gives {last - first + 1} buckets; "
-                         f"at most {MAX_BUCKETS}: use a wider interval or a shorter range")
+        raise QueryError("interval", f"interval={unit} over this range gives "
+                                     f"{last - first + 1} buckets; at most {MAX_BUCKETS}: use "
+                                     "a wider interval or a shorter range")
     out = []
     for b in range(first, last + 1):
         local = bucket_start(b, unit, tz)
@@ -100,7 +154,8 @@ def buckets(start: int, end: int, unit: str, tz: ZoneInfo) -> list[tuple[int, in
 def time_series(conn: Connection, flt: ActivityFilter, tz: ZoneInfo,
                 interval: str) -> tuple[list[int], dict[str, list[int]], str]:
     """Bucket starts (UTC ms), {eventName: counts per bucket} and the data source."""
-    assert flt.start is not None and flt.end is not None
+    if flt.start is None or flt.end is None:
+        raise QueryError("from", "a time series needs a range with from and to")
     slots = buckets(flt.start, flt.end, interval, tz)
     index = {b: i for i, (b, _) in enumerate(slots)}
     counted = count_rows(conn, flt, tz)
@@ -115,14 +170,19 @@ def time_series(conn: Connection, flt: ActivityFilter, tz: ZoneInfo,
     return [ms for _, ms in slots], series, counted.source
 
 
-def event_frequency(conn: Connection, flt: ActivityFilter, tz: ZoneInfo, interval: str = "day",
-                    limit: int = 10) -> dict:
-    """Counts per event name with rank and change, plus per-bucket series of the top names.
+def event_frequency(conn: Connection, app: App, query: FrequencyQuery) -> EventFrequency:
+    """Counts per event name with rank and change, plus per-bucket series of the top names,
+    over the range (default: DEFAULT_RANGE_MS up to `now`) in the query's or app's zone.
 
     The ranking lists every event name of the period (and those only seen in the previous
     period, with count 0); `series` holds the `limit` most frequent, `totals` all events.
     """
-    assert flt.start is not None and flt.end is not None
+    interval = check_choice(query.interval, INTERVALS, "interval")
+    limit = check_limit(query.limit, MAX_SERIES, "limit")
+    tz = resolve_zone(query.tz, app.setting("timeZone"))
+    start, end = resolve_range(query.filter.start, query.filter.end, DEFAULT_RANGE_MS,
+                               query.now)
+    flt = replace(query.filter.scoped(app.id), start=start, end=end)
     starts, per_name, source = time_series(conn, flt, tz, interval)
     current = {n: sum(v) for n, v in per_name.items()}
     previous = counts_by_name(conn, previous_period(flt))
@@ -137,7 +197,7 @@ def event_frequency(conn: Connection, flt: ActivityFilter, tz: ZoneInfo, interva
               for i, n in enumerate(ranked)]
     totals = [sum(col) for col in zip(*per_name.values(), strict=True)] if per_name else \
         [0] * len(starts)
-    return {
+    return EventFrequency.from_json({
         "from": to_iso(flt.start), "to": to_iso(flt.end), "timeZone": tz.key,
         "interval": interval, "total": total, "previousTotal": prev_total,
         "change": change_pct(total, prev_total), "events": events,
@@ -145,4 +205,4 @@ def event_frequency(conn: Connection, flt: ActivityFilter, tz: ZoneInfo, interva
         "series": [{"eventName": n, "counts": per_name.get(n, [0] * len(starts))}
                    for n in ranked[:limit] if current.get(n, 0)],
         "source": source,
-    }
+    })

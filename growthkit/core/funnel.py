@@ -25,11 +25,18 @@ from operator import itemgetter
 
 from sqlalchemy import Connection, and_, case, literal, or_, select
 
+from growthkit.core.apps import App
+from growthkit.core.clock import to_iso
+from growthkit.core.errors import QueryError
 from growthkit.core.filters import ActivityFilter, PropertyCondition
+from growthkit.core.params import check_path, resolve_range
+from growthkit.core.results import Result, result
 from growthkit.core.schema import activities
 
 MIN_STEPS = 2
 MAX_STEPS = 10
+MAX_WINDOW_SECONDS = 366 * 86_400
+DEFAULT_RANGE_MS = 30 * 86_400_000
 FETCH_BATCH = 20_000
 # Per sort or hash node of one analytic query (SET LOCAL, so only these transactions).
 WORK_MEM = "128MB"
@@ -41,8 +48,8 @@ class FunnelStep:
     conditions: Sequence[PropertyCondition] = ()
 
 
-@dataclass
-class StepResult:
+@result
+class StepResult(Result):
     event_name: str
     users: int
     conversion_from_start: float
@@ -50,17 +57,33 @@ class StepResult:
     drop_off: int
     median_seconds_to_convert: float | None
 
-    def as_json(self) -> dict:
-        return {"eventName": self.event_name, "users": self.users,
-                "conversionFromStart": self.conversion_from_start,
-                "conversionFromPrevious": self.conversion_from_previous,
-                "dropOff": self.drop_off,
-                "medianSecondsToConvert": self.median_seconds_to_convert}
+
+@result
+class FunnelResult(Result):
+    """The POST /analytics/funnel answer."""
+
+    from_: str
+    to: str
+    window_seconds: int
+    steps: list[StepResult]
 
 
 @dataclass
 class FunnelQuery:
-    """A funnel over one app's activities; times are epoch ms, `end` exclusive."""
+    """POST /analytics/funnel: steps, window and range (open ends: the DEFAULT_RANGE_MS up to
+    `now`, the wall clock when None); `conditions` apply to every step."""
+
+    steps: Sequence[FunnelStep]
+    window_seconds: int
+    start: int | None = None
+    end: int | None = None
+    conditions: Sequence[PropertyCondition] = field(default_factory=list)
+    now: int | None = None
+
+
+@dataclass
+class FunnelPlan:
+    """A funnel over one app's activities, range resolved; epoch ms, `end` exclusive."""
 
     app_id: str
     steps: Sequence[FunnelStep]
@@ -71,15 +94,17 @@ class FunnelQuery:
 
     def __post_init__(self) -> None:
         if not MIN_STEPS <= len(self.steps) <= MAX_STEPS:
-            raise ValueError(f"steps: a funnel has {MIN_STEPS}-{MAX_STEPS} steps, "
-                             f"not {len(self.steps)}")
-        if self.window_ms <= 0:
-            raise ValueError("windowSeconds: the conversion window must be positive")
+            raise QueryError("steps", f"steps: a funnel has {MIN_STEPS}-{MAX_STEPS} steps, "
+                                      f"not {len(self.steps)}")
+        if not 0 < self.window_ms <= MAX_WINDOW_SECONDS * 1000:
+            raise QueryError("windowSeconds", f"windowSeconds: the conversion window is 1 to "
+                                              f"{MAX_WINDOW_SECONDS} seconds")
         if self.start >= self.end:
-            raise ValueError("from: the range must start before it ends")
+            raise QueryError("from", f"from: the range must start before it ends (from "
+                                     f"{to_iso(self.start)}, to {to_iso(self.end)})")
 
 
-def _statement(q: FunnelQuery, dialect: str = "sqlite"):
+def _statement(q: FunnelPlan, dialect: str = "sqlite"):
     """Rows (fingerprint, mask, timestamp); bit k of mask set when the event matches step k."""
     a = activities.c
     matches = [and_(a.event_name == s.event_name, *(c.clause() for c in s.conditions))
@@ -115,7 +140,7 @@ def tune_for_scans(conn: Connection) -> None:
         conn.exec_driver_sql(f"SET LOCAL work_mem = '{WORK_MEM}'")
 
 
-def step_rows(conn: Connection, q: FunnelQuery) -> Iterator[tuple[str, int, int]]:
+def step_rows(conn: Connection, q: FunnelPlan) -> Iterator[tuple[str, int, int]]:
     """The (fingerprint, mask, timestamp) rows the walk reads, streamed in batches."""
     tune_for_scans(conn)
     stmt = _statement(q, conn.dialect.name)
@@ -222,9 +247,28 @@ def summarize(reached: Sequence[int], gaps: Sequence[list[int]]) -> list[StepRes
     return out
 
 
-def run_funnel(conn: Connection, q: FunnelQuery) -> list[StepResult]:
+def run_funnel(conn: Connection, q: FunnelPlan) -> list[StepResult]:
     """The funnel's per-step results, in step order."""
     results = walk(step_rows(conn, q), len(q.steps), q.window_ms, q.start, q.end)
-    for step, result in zip(q.steps, results, strict=True):
-        result.event_name = step.event_name
+    for step, step_result in zip(q.steps, results, strict=True):
+        step_result.event_name = step.event_name
     return results
+
+
+def plan(app: App, query: FunnelQuery) -> FunnelPlan:
+    """The funnel of `query` over the app's activities, its default range resolved."""
+    start, end = resolve_range(query.start, query.end, DEFAULT_RANGE_MS, query.now)
+    for i, step in enumerate(query.steps):
+        for cond in step.conditions:
+            check_path(cond.path, f"steps[{i}].where")
+    for cond in query.conditions:
+        check_path(cond.path, "where")
+    return FunnelPlan(app_id=app.id, steps=query.steps, window_ms=query.window_seconds * 1000,
+                      start=start, end=end, conditions=query.conditions)
+
+
+def funnel(conn: Connection, app: App, query: FunnelQuery) -> FunnelResult:
+    """The funnel of `query` over the app's activities, with its resolved range."""
+    resolved = plan(app, query)
+    return FunnelResult(from_=to_iso(resolved.start), to=to_iso(resolved.end),
+                        window_seconds=query.window_seconds, steps=run_funnel(conn, resolved))

@@ -20,8 +20,8 @@ from sqlalchemy import Connection, select
 
 from growthkit.core.clock import parse_time, to_iso
 from growthkit.core.cursors import CursorError
-from growthkit.core.funnel import FunnelQuery, lead_path, step_rows
-from growthkit.core.leads import LeadError
+from growthkit.core.errors import QueryError
+from growthkit.core.funnel import FunnelPlan, lead_path, step_rows
 from growthkit.core.schema import leads
 
 OUTCOMES = ("converted", "dropped")
@@ -31,7 +31,7 @@ MAX_BINS = 100
 
 @dataclass(frozen=True)
 class FunnelLeadsQuery:
-    funnel: FunnelQuery
+    funnel: FunnelPlan
     step: int
     outcome: str = "converted"
     limit: int = 50
@@ -40,14 +40,14 @@ class FunnelLeadsQuery:
     def __post_init__(self) -> None:
         n = len(self.funnel.steps)
         if not 1 <= self.step <= n:
-            raise LeadError(422, f"step: must be a step number from 1 to {n}, not {self.step}")
+            raise QueryError("step", f"step: must be a step number from 1 to {n}, not {self.step}")
         if self.outcome not in OUTCOMES:
-            raise LeadError(422, f"outcome: must be converted or dropped, not {self.outcome!r}")
+            raise QueryError("outcome", f"outcome: must be converted or dropped, not {self.outcome!r}")
         if self.outcome == "dropped" and self.step == 1:
-            raise LeadError(422, "step: step 1 has no dropped leads (a lead enters the funnel "
+            raise QueryError("step", "step: step 1 has no dropped leads (a lead enters the funnel "
                                  "with it); ask for step 2 or later")
         if not 1 <= self.limit <= MAX_LIMIT:
-            raise LeadError(422, f"limit: must be between 1 and {MAX_LIMIT}")
+            raise QueryError("limit", f"limit: must be between 1 and {MAX_LIMIT}")
 
 
 @dataclass
@@ -145,7 +145,7 @@ def decode_cursor(cursor: str | None) -> str | None:
     return text[len(CURSOR_PREFIX):]
 
 
-def lead_paths(conn: Connection, q: FunnelQuery) -> dict[str, list[int]]:
+def lead_paths(conn: Connection, q: FunnelPlan) -> dict[str, list[int]]:
     """Every entered lead's best path (its step times), by fingerprint."""
     out: dict[str, list[int]] = {}
     for fp, group in groupby(step_rows(conn, q), key=itemgetter(0)):
@@ -183,15 +183,15 @@ def funnel_leads(conn: Connection, app_id: str, q: FunnelLeadsQuery) -> FunnelLe
                        encode_cursor(page[-1]) if more and page else None)
 
 
-def time_to_convert(conn: Connection, q: FunnelQuery, step: int, bins: int = 20) -> TimeToConvert:
+def time_to_convert(conn: Connection, q: FunnelPlan, step: int, bins: int = 20) -> TimeToConvert:
     """How long the leads reaching `step` (2..n) took from the step before: `bins` equal
     bins from 0 to the longest time (the last bin includes its upper edge)."""
     n = len(q.steps)
     if not 2 <= step <= n:
-        raise LeadError(422, f"step: time to convert is measured from step 2 to {n}, "
+        raise QueryError("step", f"step: time to convert is measured from step 2 to {n}, "
                              f"not {step}")
     if not 1 <= bins <= MAX_BINS:
-        raise LeadError(422, f"bins: must be between 1 and {MAX_BINS}, not {bins}")
+        raise QueryError("bins", f"bins: must be between 1 and {MAX_BINS}, not {bins}")
     gaps = [(p[step - 1] - p[step - 2]) / 1000
             for p in lead_paths(conn, q).values() if len(p) >= step]
     name = q.steps[step - 1].event_name

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, distinct, func, select
 
+from growthkit.core.apps import App
 from growthkit.core.clock import to_iso
 from growthkit.core.filters import ActivityFilter
+from growthkit.core.params import check_choice, resolve_range, resolve_zone
+from growthkit.core.results import Result, result
 from growthkit.core.rollups import (
     count_rows,
     rolled_until,
@@ -17,9 +20,36 @@ from growthkit.core.rollups import (
     span,
     user_rows,
 )
-from growthkit.core.timezones import day_of_week_expr, hour_of_day_expr
+from growthkit.core.timezones import DAY_MS, day_of_week_expr, hour_of_day_expr
 
 METRICS = ("events", "users")
+DEFAULT_RANGE_MS = 28 * DAY_MS
+
+
+@dataclass
+class HeatmapQuery:
+    """GET /analytics/heatmap: filter, zone, metric (events or users) and `now`, the end of
+    the default range (None: the wall clock)."""
+
+    filter: ActivityFilter = field(default_factory=ActivityFilter)
+    tz: str | None = None
+    metric: str = "events"
+    now: int | None = None
+
+
+@result
+class Heatmap(Result):
+    """The /analytics/heatmap answer: 7 rows (Monday first) of 24 local hours."""
+
+    time_zone: str
+    metric: str
+    from_: str
+    to: str
+    matrix: list[list[int]]
+    total: int | None
+    source: str
+    complete: bool
+    rolled_up_before: str | None
 
 
 def _matrix(rows) -> list[list[int]]:  # noqa: ANN001
@@ -37,8 +67,7 @@ def heatmap(conn: Connection, flt: ActivityFilter, tz: ZoneInfo,
     come from the count rollups, users from the presence rollup, each plus raw rows; users
     are not known before the retention cut.
     """
-    if metric not in METRICS:
-        raise ValueError(f"metric must be one of {', '.join(METRICS)}, not {metric!r}")
+    check_choice(metric, METRICS, "metric")
     bounds = span(conn, flt)
     if bounds is None or bounds[0] >= bounds[1]:
         return _matrix([])
@@ -55,20 +84,23 @@ def heatmap(conn: Connection, flt: ActivityFilter, tz: ZoneInfo,
     return _matrix(conn.execute(select(dow, hour, func.sum(rows.c.n)).group_by(dow, hour)))
 
 
-def heatmap_report(conn: Connection, flt: ActivityFilter, tz: ZoneInfo,
-                   metric: str = "events") -> dict:
-    """The API answer: the matrix, the zone, and where the numbers came from.
+def heatmap_report(conn: Connection, app: App, query: HeatmapQuery) -> Heatmap:
+    """GET /analytics/heatmap: the matrix over the range (default: DEFAULT_RANGE_MS up to
+    `now`) in the query's or app's zone, and where the numbers came from.
 
     `complete` is false when part of the range lies before the retention cut and the
     aggregates cannot answer it (unique users per cell, or lead/session/property filters).
     """
+    metric = check_choice(query.metric, METRICS, "metric")
+    tz = resolve_zone(query.tz, app.setting("timeZone"))
+    start, end = resolve_range(query.filter.start, query.filter.end, DEFAULT_RANGE_MS,
+                               query.now)
+    flt = replace(query.filter.scoped(app.id), start=start, end=end)
     matrix = heatmap(conn, flt, tz, metric)
-    assert flt.start is not None and flt.end is not None
     rolled = rolled_until(conn, flt.app_id)
-    source = source_of(flt.start, flt.end, rolled)
+    source = source_of(start, end, rolled)
     complete = source == "events" or (metric == "events" and rollup_usable(flt))
-    return {"timeZone": tz.key, "metric": metric, "from": to_iso(flt.start),
-            "to": to_iso(flt.end), "matrix": matrix,
-            "total": sum(map(sum, matrix)) if metric == "events" else None,
-            "source": source, "complete": complete,
-            "rolledUpBefore": to_iso(rolled) if source != "events" else None}
+    return Heatmap(time_zone=tz.key, metric=metric, from_=to_iso(start), to=to_iso(end),
+                   matrix=matrix, total=sum(map(sum, matrix)) if metric == "events" else None,
+                   source=source, complete=complete,
+                   rolled_up_before=to_iso(rolled) if source != "events" else None)

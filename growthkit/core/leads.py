@@ -1,21 +1,24 @@
-"""Leads: search and sort with keyset paging, one lead's details and history, profile edits."""
+"""Leads: search and sort with keyset paging, one lead's history, profile edits."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field, replace
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import orjson
 from sqlalchemy import Connection, column, func, or_, select, table, update
 from sqlalchemy import text as text_sql
 
 from growthkit.core import cursors, feed
+from growthkit.core.activities import ActivityPage
+from growthkit.core.apps import App
 from growthkit.core.clock import to_iso
+from growthkit.core.errors import NotFound, QueryError
 from growthkit.core.filters import ActivityFilter, escape_like
-from growthkit.core.frequency import top_events
-from growthkit.core.heatmap import heatmap
-from growthkit.core.schema import activities, leads
+from growthkit.core.params import check_choice, check_limit, text_param
+from growthkit.core.results import Result, result
+from growthkit.core.schema import leads
 
 SORTS = {"lastSeen": leads.c.last_seen, "firstSeen": leads.c.first_seen,
          "events": leads.c.events}
@@ -25,41 +28,71 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 MAX_TRAITS_BYTES = 16 * 1024
 
 
-class LeadError(ValueError):
-    """A lead request that cannot be honoured; `status` is the HTTP status that fits."""
+@result
+class Lead(Result):
+    """A lead as listings and edits answer it."""
 
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
-        self.message = message
+    fingerprint: str
+    email: str | None
+    name: str | None
+    traits: dict[str, Any]
+    first_seen: str
+    last_seen: str
+    events: int
 
-
-def check_limit(limit: int) -> int:
-    if not 1 <= limit <= MAX_LIMIT:
-        raise LeadError(422, f"limit must be between 1 and {MAX_LIMIT}")
-    return limit
-
-
-def check_order(order: str) -> str:
-    if order not in ORDERS:
-        raise LeadError(422, f"order must be asc or desc, not {order!r}")
-    return order
+    @classmethod
+    def from_row(cls, row: Any) -> Lead:
+        return cls(row.fingerprint, row.email, row.name, row.traits or {},
+                   to_iso(row.first_seen), to_iso(row.last_seen), row.events)
 
 
-# --- reading leads -------------------------------------------------------------------------
+@result
+class LeadPage(Result):
+    data: list[Lead]
+    next_cursor: str | None
 
-def lead_json(row: Any) -> dict[str, Any]:
-    return {"fingerprint": row.fingerprint, "email": row.email, "name": row.name,
-            "traits": row.traits or {}, "firstSeen": to_iso(row.first_seen),
-            "lastSeen": to_iso(row.last_seen), "events": row.events}
+
+@dataclass
+class LeadsQuery:
+    """GET /leads: `q` (fingerprint prefix, or part of email or name; any case), sort,
+    order, page size and cursor."""
+
+    q: str | None = None
+    sort: str = "lastSeen"
+    order: str = "desc"
+    limit: int = 50
+    cursor: str | None = None
+
+
+@dataclass
+class LeadActivitiesQuery:
+    """GET /leads/{fingerprint}/activities: the feed's filter, order and paging for one lead
+    (the filter's fingerprint is set from `fingerprint`)."""
+
+    fingerprint: str
+    filter: ActivityFilter = field(default_factory=ActivityFilter)
+    order: str = "desc"
+    limit: int = 100
+    cursor: str | None = None
+
+
+def check_fingerprint(fingerprint: str) -> str:
+    """A fingerprint as ingest accepts them: 1-128 characters, no NUL."""
+    if not isinstance(fingerprint, str) or not 1 <= len(fingerprint) <= 128:
+        raise QueryError("fingerprint", "fingerprint must be 1-128 characters")
+    if "\x00" in fingerprint:
+        raise QueryError("fingerprint", "fingerprint: must not contain the NUL character "
+                                        "(\\u0000)")
+    return fingerprint
 
 
 def get_lead(conn: Connection, app_id: str, fingerprint: str) -> Any:
-    """The lead's row; LeadError(404) when the app has no such lead."""
+    """The lead's row; NotFound when the app has no such lead."""
+    check_fingerprint(fingerprint)
     row = conn.execute(select(leads).where(leads.c.app_id == app_id,
                                            leads.c.fingerprint == fingerprint)).first()
     if row is None:
-        raise LeadError(404, f"no lead with fingerprint {fingerprint!r} in this app")
+        raise NotFound(f"no lead with fingerprint {fingerprint!r} in this app", "fingerprint")
     return row
 
 
@@ -77,23 +110,21 @@ def _indexed_candidates(conn: Connection, q: str) -> Any:
                                      .bindparams(phrase=phrase))
 
 
-def search_leads(conn: Connection, app_id: str, *, q: str | None = None,
-                 sort: str = "lastSeen", order: str = "desc", limit: int = 50,
-                 cursor: str | None = None) -> dict[str, Any]:
-    """Leads matching `q` (fingerprint prefix, or part of email or name; any case), sorted and
-    paged: `{data: [lead], nextCursor}`."""
-    if sort not in SORTS:
-        raise LeadError(422, f"sort must be one of {', '.join(SORTS)}, not {sort!r}")
-    check_order(order)
-    check_limit(limit)
-    after = cursors.decode(f"leads:{sort}:{order}", cursor, 2)
-    where = [leads.c.app_id == app_id]
-    if q and q.strip():
-        text = escape_like(q.strip().lower())
+def list_leads(conn: Connection, app: App, query: LeadsQuery) -> LeadPage:
+    """Leads matching `query.q`, sorted and keyset-paged."""
+    sort = check_choice(query.sort, tuple(SORTS), "sort")
+    order = check_choice(query.order, ORDERS, "order")
+    limit = check_limit(query.limit, MAX_LIMIT)
+    q = text_param(query.q, "q")
+    kind = f"leads:{sort}:{order}"
+    after = cursors.decode(kind, query.cursor, 2)
+    where = [leads.c.app_id == app.id]
+    if q:
+        text = escape_like(q.lower())
         where.append(or_(func.lower(leads.c.fingerprint).like(text + "%", escape="\\"),
                          func.lower(leads.c.email).like(f"%{text}%", escape="\\"),
                          func.lower(leads.c.name).like(f"%{text}%", escape="\\")))
-        candidates = _indexed_candidates(conn, q.strip())
+        candidates = _indexed_candidates(conn, q)
         if candidates is not None:
             where.append(leads.c.id.in_(candidates))
     key = SORTS[sort]
@@ -104,47 +135,20 @@ def search_leads(conn: Connection, app_id: str, *, q: str | None = None,
                         .limit(limit + 1)).all()
     more = len(rows) > limit
     rows = rows[:limit]
-    data = [lead_json(r) for r in rows]
     next_cursor = None
     if more and rows:
         last = rows[-1]
-        value = getattr(last, key.name)
-        next_cursor = cursors.encode(f"leads:{sort}:{order}", [value, last.id])
-    return {"data": data, "nextCursor": next_cursor}
+        next_cursor = cursors.encode(kind, [getattr(last, key.name), last.id])
+    return LeadPage([Lead.from_row(r) for r in rows], next_cursor)
 
 
-def lead_details(conn: Connection, app_id: str, fingerprint: str, tz: ZoneInfo) -> dict[str, Any]:
-    """One lead: profile, event and session counts, top events, and when it is active
-    (by local hour of day and day of week, Monday first) in `tz`."""
-    row = get_lead(conn, app_id, fingerprint)
-    a = activities.c
-    sessions = conn.execute(select(func.count(a.session_id.distinct()))
-                            .where(a.app_id == app_id, a.fingerprint_id == fingerprint)).scalar()
-    flt = ActivityFilter(app_id, fingerprint=fingerprint)
-    grid = heatmap(conn, flt, tz, metric="events")
-    out = lead_json(row)
-    out.update({
-        "sessions": sessions,
-        "topEvents": top_events(conn, flt, limit=10),
-        "frequency": {
-            "timeZone": tz.key,
-            "byHourOfDay": [sum(day[h] for day in grid) for h in range(24)],
-            "byDayOfWeek": [sum(day) for day in grid],
-        },
-    })
-    return out
-
-
-def lead_activities(conn: Connection, flt: ActivityFilter, *, order: str = "desc",
-                    limit: int = 100, cursor: str | None = None) -> dict[str, Any]:
-    """A lead's history: the activity feed (growthkit.core.feed) for `flt.fingerprint`, with
-    a 404 for a lead the app does not have."""
-    if not flt.fingerprint:
-        raise LeadError(422, "fingerprint is required")
-    check_order(order)
-    check_limit(limit)
-    get_lead(conn, flt.app_id, flt.fingerprint)
-    return feed.list_activities(conn, flt, order=order, limit=limit, cursor=cursor).to_json()
+def lead_activities(conn: Connection, app: App, query: LeadActivitiesQuery) -> ActivityPage:
+    """A lead's history: the activity feed for one lead; NotFound for a lead the app does
+    not have."""
+    get_lead(conn, app.id, query.fingerprint)
+    flt = replace(query.filter, fingerprint=query.fingerprint)
+    return feed.list_activities(conn, app, feed.ActivitiesQuery(
+        flt, order=query.order, limit=query.limit, cursor=query.cursor))
 
 
 # --- editing a lead's profile --------------------------------------------------------------
@@ -152,15 +156,15 @@ def lead_activities(conn: Connection, flt: ActivityFilter, *, order: str = "desc
 def _clean_profile(changes: dict[str, Any]) -> dict[str, Any]:
     unknown = set(changes) - {"email", "name", "traits"}
     if unknown:
-        raise LeadError(422, f"unknown fields: {', '.join(sorted(unknown))}; a lead has email, "
-                             "name and traits")
+        raise QueryError(sorted(unknown)[0], f"unknown fields: {', '.join(sorted(unknown))}; "
+                                             "a lead has email, name and traits")
     out: dict[str, Any] = {}
     if "email" in changes:
         email = changes["email"]
         if email is not None:
             if not isinstance(email, str) or not EMAIL.match(email.strip()) \
                     or len(email.strip()) > 320:
-                raise LeadError(422, "email must be an address like ada@example.com "
+                raise QueryError("email", "email must be an address like ada@example.com "
                                      "(at most 320 characters) or null")
             email = email.strip()
         out["email"] = email
@@ -168,21 +172,21 @@ def _clean_profile(changes: dict[str, Any]) -> dict[str, Any]:
         name = changes["name"]
         if name is not None:
             if not isinstance(name, str) or not 1 <= len(name.strip()) <= 200:
-                raise LeadError(422, "name must be 1-200 characters or null")
+                raise QueryError("name", "name must be 1-200 characters or null")
             name = name.strip()
         out["name"] = name
     if "traits" in changes:
         traits = changes["traits"]
         if traits is not None and not isinstance(traits, dict):
-            raise LeadError(422, "traits must be a JSON object (or null to clear them)")
+            raise QueryError("traits", "traits must be a JSON object (or null to clear them)")
         out["traits"] = traits
     return out
 
 
 def update_lead(conn: Connection, app_id: str, fingerprint: str,
-                changes: dict[str, Any]) -> dict[str, Any]:
-    """Set a lead's email, name and traits. Traits merge key by key (a null value removes a
-    key; `traits: null` clears them all). Returns the lead as `search_leads` lists it."""
+                changes: dict[str, Any]) -> Lead:
+    """Set a lead's email, name and traits, in the caller's write transaction. Traits merge
+    key by key (a null value removes a key; `traits: null` clears them all)."""
     clean = _clean_profile(changes)
     row = get_lead(conn, app_id, fingerprint)
     if "traits" in clean:
@@ -190,9 +194,9 @@ def update_lead(conn: Connection, app_id: str, fingerprint: str,
         merged = {} if patch is None else {**(row.traits or {}), **patch}
         merged = {k: v for k, v in merged.items() if v is not None}
         if len(orjson.dumps(merged)) > MAX_TRAITS_BYTES:
-            raise LeadError(422, f"traits must be at most {MAX_TRAITS_BYTES} bytes of JSON")
+            raise QueryError("traits", f"traits must be at most {MAX_TRAITS_BYTES} bytes of "
+                                       "JSON")
         clean["traits"] = merged or None
     if clean:
         conn.execute(update(leads).where(leads.c.id == row.id).values(**clean))
-    row = get_lead(conn, app_id, fingerprint)
-    return lead_json(row)
+    return Lead.from_row(get_lead(conn, app_id, fingerprint))

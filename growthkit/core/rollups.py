@@ -40,6 +40,7 @@ from sqlalchemy import (
 )
 
 from growthkit.core.clock import now_ms
+from growthkit.core.errors import QueryError
 from growthkit.core.filters import ActivityFilter
 from growthkit.core.schema import (
     activities,
@@ -73,6 +74,12 @@ def floor_to(ms: int, unit: int) -> int:
 
 def ceil_to(ms: int, unit: int) -> int:
     return -((-ms) // unit) * unit
+
+
+def closed(flt: ActivityFilter) -> None:
+    """Counting needs a closed range: QueryError when `from` or `to` is open (see `span`)."""
+    if flt.start is None or flt.end is None:
+        raise QueryError("from", "this count needs a range with both from and to")
 
 
 def rollup_usable(flt: ActivityFilter) -> bool:
@@ -162,7 +169,7 @@ def _with_raw(conn: Connection, flt: ActivityFilter, lo: int, hi: int, rolled_pa
               columns: Callable[[], list], name: str) -> Subquery:
     """`rolled_part` (whole buckets in [lo, hi)) plus the raw rows it does not hold: the
     partial buckets at the range's edges and the rows above the watermark."""
-    assert flt.start is not None and flt.end is not None
+    closed(flt)
     c = activities.c
     parts: list[Select] = [rolled_part]
     # Each edge slice gets its own bounds, so the time index is used for exactly that slice.
@@ -189,7 +196,7 @@ def count_rows(conn: Connection, flt: ActivityFilter, tz: ZoneInfo | None = None
     `tz`: the zone the caller will bucket in; it picks the hourly or the 15-minute rollup
     (or raw rows). The filter must have start and end (see `span`).
     """
-    assert flt.start is not None and flt.end is not None
+    closed(flt)
     start, end = flt.start, flt.end
     rolled = rolled_until(conn, flt.app_id)
     table, unit = None, QUARTER_MS
@@ -216,7 +223,7 @@ def user_rows(conn: Connection, flt: ActivityFilter, tz: ZoneInfo | None = None)
     and sessions: the hourly or 15-minute presence rollup (by `tz`, like `count_rows`) where
     it can, raw rows elsewhere. Presence knows no event names: `eventName` reads raw rows.
     """
-    assert flt.start is not None and flt.end is not None
+    closed(flt)
     table, unit = None, QUARTER_MS
     if rollup_usable(flt) and not flt.event_names:
         for size, candidate in ((HOUR_MS, rollup_presence), (QUARTER_MS, rollup_presence_15m)):

@@ -25,9 +25,13 @@ from sqlalchemy import (
 )
 
 from growthkit.core import cursors
-from growthkit.core.clock import to_iso
+from growthkit.core.apps import App
+from growthkit.core.clock import now_ms, to_iso
+from growthkit.core.errors import NotFound, QueryError
 from growthkit.core.filters import PropertyCondition
 from growthkit.core.funnel import tune_for_scans
+from growthkit.core.params import check_limit, check_path, text_param
+from growthkit.core.results import Result, result
 from growthkit.core.schema import activities, leads
 
 DAY_MS = 86_400_000
@@ -35,6 +39,8 @@ NEW_DAYS = 7
 ACTIVE_DAYS = 7
 DORMANT_DAYS = 14
 POWER_DAYS = 30
+MAX_LIMIT = 1000
+DEFAULT_LIMIT = 50
 
 BUILTINS: dict[str, tuple[str, str]] = {
     "new": ("New", f"first seen in the last {NEW_DAYS} days"),
@@ -47,8 +53,11 @@ BUILTINS: dict[str, tuple[str, str]] = {
 }
 
 
-class SegmentError(ValueError):
+class SegmentError(QueryError):
     """A segment request that cannot be answered; the message names the field and rule."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(field or message.partition(":")[0], message)
 
 
 @dataclass(frozen=True)
@@ -180,8 +189,9 @@ def builtin_clause(app_id: str, segment: str, as_of: int,
         if not event:
             raise SegmentError("event: the converters segment needs ?event=EVENT_NAME")
         return rule_clause(app_id, Rule(did=[Did(event)]), as_of)
-    raise SegmentError(f"segment: unknown segment {segment!r}; built-ins are "
-                       f"{', '.join(BUILTINS)}")
+    raise NotFound(f"segment: unknown segment {segment!r}; built-ins are "
+                   f"{', '.join(BUILTINS)} (custom rules: POST "
+                   "/api/v1/analytics/segments/query)", "segment")
 
 
 def count(conn: Connection, clause: ColumnElement) -> int:
@@ -189,17 +199,16 @@ def count(conn: Connection, clause: ColumnElement) -> int:
     return conn.execute(select(func.count()).select_from(leads).where(clause)).scalar_one()
 
 
-def summary(conn: Connection, app_id: str, as_of: int, event: str | None = None) -> list[dict]:
+def summary(conn: Connection, app_id: str, as_of: int,
+            event: str | None = None) -> list[Segment]:
     """Every built-in segment with its count; converters only when `event` is given."""
     out = []
     for seg, (name, description) in BUILTINS.items():
         if seg == "converters" and not event:
             continue
-        entry = {"id": seg, "name": name, "description": description,
-                 "count": count(conn, builtin_clause(app_id, seg, as_of, event))}
-        if seg == "converters":
-            entry["event"] = event
-        out.append(entry)
+        out.append(Segment(seg, name, description,
+                           count(conn, builtin_clause(app_id, seg, as_of, event)),
+                           event if seg == "converters" else None))
     return out
 
 
@@ -209,7 +218,7 @@ CURSOR_KIND = "segments:members"
 
 
 def members(conn: Connection, app_id: str, clause: ColumnElement, as_of: int,
-            after_id: int | None, limit: int) -> tuple[list[dict], str | None]:
+            after_id: int | None, limit: int) -> tuple[list[Member], str | None]:
     """A page of members, newest leads first (by lead id, stable while events arrive).
 
     `events` is each member's number of stored events up to `as_of`, counted for the whole
@@ -231,7 +240,129 @@ def members(conn: Connection, app_id: str, clause: ColumnElement, as_of: int,
             .where(a.app_id == app_id, a.timestamp <= as_of,
                    a.fingerprint_id.in_([r.fingerprint for r in page]))
             .group_by(a.fingerprint_id)).all())
-    data = [{"fingerprint": r.fingerprint, "email": r.email, "name": r.name,
-             "firstSeen": to_iso(r.first_seen), "lastSeen": to_iso(r.last_seen),
-             "events": counts.get(r.fingerprint, 0)} for r in page]
+    data = [Member(r.fingerprint, r.email, r.name, to_iso(r.first_seen), to_iso(r.last_seen),
+                   counts.get(r.fingerprint, 0)) for r in page]
     return data, cursors.encode(CURSOR_KIND, [as_of, page[-1].id]) if more else None
+
+
+# --- the query layer: one query object in, one result out -----------------------------------
+
+@result
+class Segment(Result):
+    id: str
+    name: str
+    description: str
+    count: int
+    event: str | None = None  # the converters segment's event
+
+
+@result
+class Segments(Result):
+    """GET /analytics/segments: every built-in segment's count as of `asOf`."""
+
+    as_of: str
+    data: list[Segment]
+
+
+@result
+class Member(Result):
+    fingerprint: str
+    email: str | None
+    name: str | None
+    first_seen: str
+    last_seen: str
+    events: int
+
+
+@result
+class MemberPage(Result):
+    """A page of segment members; the cursor pins the first page's `asOf`."""
+
+    data: list[Member]
+    next_cursor: str | None
+
+
+@result
+class RulePage(MemberPage):
+    """POST /analytics/segments/query: the rule's member count and a page of members."""
+
+    as_of: str
+    count: int
+
+
+@dataclass
+class SegmentsQuery:
+    """Built-in segment counts as of `as_of` (epoch ms; None: `now`, the wall clock when
+    None); `event` adds the converters segment."""
+
+    event: str | None = None
+    as_of: int | None = None
+    now: int | None = None
+
+
+@dataclass
+class MembersQuery:
+    """A page of one built-in segment's members (see SegmentsQuery for as_of/now)."""
+
+    segment: str
+    event: str | None = None
+    as_of: int | None = None
+    cursor: str | None = None
+    limit: int = DEFAULT_LIMIT
+    now: int | None = None
+
+
+@dataclass
+class RuleQuery:
+    """A custom did/didNot rule: its count and a page of members."""
+
+    rule: Rule
+    as_of: int | None = None
+    cursor: str | None = None
+    limit: int = DEFAULT_LIMIT
+    now: int | None = None
+
+
+def _moment(as_of: int | None, now: int | None) -> int:
+    if as_of is not None:
+        return as_of
+    return now_ms() if now is None else now
+
+
+def _pinned(cursor: str | None, as_of: int | None, now: int | None) -> tuple[int, int | None]:
+    """(as_of, lead id to continue after): a cursor pins the asOf of its first page."""
+    if not cursor:
+        return _moment(as_of, now), None
+    pinned, after = cursors.decode(CURSOR_KIND, cursor, 2)
+    if as_of is not None and as_of != pinned:
+        raise cursors.CursorError(f"asOf: this cursor continues a listing as of "
+                                  f"{to_iso(pinned)}; leave asOf out or pass the same time",
+                                  "asOf")
+    return pinned, after
+
+
+def segment_summary(conn: Connection, app: App, query: SegmentsQuery) -> Segments:
+    at = _moment(query.as_of, query.now)
+    event = text_param(query.event, "event", 200)
+    return Segments(to_iso(at), summary(conn, app.id, at, event))
+
+
+def segment_members(conn: Connection, app: App, query: MembersQuery) -> MemberPage:
+    limit = check_limit(query.limit, MAX_LIMIT)
+    at, after = _pinned(query.cursor, query.as_of, query.now)
+    clause = builtin_clause(app.id, query.segment, at, text_param(query.event, "event", 200))
+    data, next_cursor = members(conn, app.id, clause, at, after, limit)
+    return MemberPage(data, next_cursor)
+
+
+def query_segment(conn: Connection, app: App, query: RuleQuery) -> RulePage:
+    limit = check_limit(query.limit, MAX_LIMIT)
+    at, after = _pinned(query.cursor, query.as_of, query.now)
+    for label, conds in (("did", query.rule.did), ("didNot", query.rule.did_not)):
+        for i, cond in enumerate(conds):
+            for c in cond.conditions:
+                check_path(c.path, f"{label}[{i}].where")
+    clause = rule_clause(app.id, query.rule, at)
+    total = count(conn, clause)
+    data, next_cursor = members(conn, app.id, clause, at, after, limit)
+    return RulePage(data, next_cursor, to_iso(at), total)

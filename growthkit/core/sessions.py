@@ -15,8 +15,10 @@ from sqlalchemy import Connection, and_, case, func, or_, select
 
 from growthkit.core import cursors
 from growthkit.core.clock import parse_time, to_iso
+from growthkit.core.errors import QueryError
 from growthkit.core.filters import ActivityFilter
-from growthkit.core.leads import LeadError, check_limit, get_lead
+from growthkit.core.leads import MAX_LIMIT, get_lead
+from growthkit.core.params import check_limit
 from growthkit.core.schema import activities
 
 PAGE_VIEW = "page_viewed"
@@ -92,9 +94,9 @@ def _cursor_values(cursor: str | None) -> tuple[int, str] | None:
 
 def lead_sessions(conn: Connection, app_id: str, q: LeadSessionsQuery) -> LeadSessions:
     """The page of `q.fingerprint`'s sessions, newest start first (ties: session id)."""
-    check_limit(q.limit)
+    check_limit(q.limit, MAX_LIMIT)
     if q.start is not None and q.end is not None and q.start >= q.end:
-        raise LeadError(422, "from must be earlier than to")
+        raise QueryError("from", "from must be earlier than to")
     get_lead(conn, app_id, q.fingerprint)
     after = _cursor_values(q.cursor)
     a = activities.c

@@ -9,14 +9,16 @@ retention has rolled up they are the sum of the days' distinct counts from `dail
 
 from __future__ import annotations
 
-from dataclasses import replace
-from zoneinfo import ZoneInfo
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import Connection, distinct, func, select
 
+from growthkit.core.apps import App
 from growthkit.core.clock import to_iso
 from growthkit.core.filters import ActivityFilter
 from growthkit.core.frequency import change_pct, previous_period, rank, time_series
+from growthkit.core.params import check_limit, resolve_range, resolve_zone
+from growthkit.core.results import Result, result
 from growthkit.core.retention import ALL_EVENTS
 from growthkit.core.rollups import (
     count_rows,
@@ -30,6 +32,64 @@ from growthkit.core.timezones import DAY_MS, HOUR_MS
 
 # Series resolution: hourly up to a week, daily beyond (a few hundred points at most).
 HOURLY_SERIES_UP_TO_MS = 7 * DAY_MS
+DEFAULT_RANGE_MS = DAY_MS
+MAX_TOP = 100
+
+
+@dataclass
+class StatsQuery:
+    """GET /stats: activity filter (open ends take the defaults), zone, top-event count and
+    `now`, the end of the default range (None: the wall clock)."""
+
+    filter: ActivityFilter = field(default_factory=ActivityFilter)
+    tz: str | None = None
+    top: int = 10
+    now: int | None = None
+
+
+@result
+class PeriodStats(Result):
+    from_: str
+    to: str
+    events: int
+    unique_users: int
+    sessions: int
+    events_per_hour: float
+
+
+@result
+class TopEvent(Result):
+    event_name: str
+    count: int
+    previous_count: int
+    change: float | None
+
+
+@result
+class SeriesPoint(Result):
+    start: str
+    events: int
+
+
+@result
+class Series(Result):
+    interval: str
+    points: list[SeriesPoint]
+
+
+@result
+class Stats(PeriodStats):
+    """The /stats answer."""
+
+    events_last_hour: int
+    series: Series
+    top_events: list[TopEvent]
+    previous: PeriodStats
+    change: dict[str, float | None]
+    time_zone: str
+    source: str
+    previous_source: str
+    rolled_up_before: str | None
 
 
 def distinct_counts(conn: Connection, flt: ActivityFilter) -> tuple[int, int]:
@@ -39,8 +99,7 @@ def distinct_counts(conn: Connection, flt: ActivityFilter) -> tuple[int, int]:
                                           func.count(distinct(rows.c.session_id)))).one()
     users, sessions = int(users or 0), int(sessions or 0)
     rolled = rolled_until(conn, flt.app_id)
-    assert flt.start is not None and flt.end is not None
-    if rolled > flt.start and rollup_usable(flt):
+    if flt.start is not None and flt.end is not None and rolled > flt.start and rollup_usable(flt):
         d = daily_rollups.c
         names = d.event_name.in_(flt.event_names) if flt.event_names else \
             d.event_name == ALL_EVENTS
@@ -54,7 +113,7 @@ def distinct_counts(conn: Connection, flt: ActivityFilter) -> tuple[int, int]:
 
 
 def _period(conn: Connection, flt: ActivityFilter) -> dict:
-    assert flt.start is not None and flt.end is not None
+    """The figures of one closed period (flt.start and flt.end set)."""
     rows = count_rows(conn, flt).rows
     by_name = {n: int(k) for n, k in conn.execute(
         select(rows.c.event_name, func.sum(rows.c.n)).group_by(rows.c.event_name))}
@@ -66,9 +125,14 @@ def _period(conn: Connection, flt: ActivityFilter) -> dict:
             "eventsPerHour": round(events / hours, 2) if hours else 0.0, "byName": by_name}
 
 
-def quick_stats(conn: Connection, flt: ActivityFilter, tz: ZoneInfo, top: int = 10) -> dict:
-    """The /stats answer for [flt.start, flt.end) (both required)."""
-    assert flt.start is not None and flt.end is not None
+def quick_stats(conn: Connection, app: App, query: StatsQuery) -> Stats:
+    """GET /stats: the range (default: the DEFAULT_RANGE_MS up to `now`) against the
+    previous period of the same length, series bucketed in the query's or app's zone."""
+    top = check_limit(query.top, MAX_TOP, "top")
+    tz = resolve_zone(query.tz, app.setting("timeZone"))
+    start, end = resolve_range(query.filter.start, query.filter.end, DEFAULT_RANGE_MS,
+                               query.now)
+    flt = replace(query.filter.scoped(app.id), start=start, end=end)
     cur = _period(conn, flt)
     prev = _period(conn, previous_period(flt))
     by_name, prev_by_name = cur.pop("byName"), prev.pop("byName")
@@ -85,7 +149,7 @@ def quick_stats(conn: Connection, flt: ActivityFilter, tz: ZoneInfo, top: int = 
     rolled = rolled_until(conn, flt.app_id)
     length = flt.end - flt.start
     keys = ("events", "uniqueUsers", "sessions")
-    return {
+    return Stats.from_json({
         **cur,
         "eventsLastHour": events_last_hour,
         "series": {"interval": interval,
@@ -100,4 +164,4 @@ def quick_stats(conn: Connection, flt: ActivityFilter, tz: ZoneInfo, top: int = 
         "source": source_of(flt.start, flt.end, rolled),
         "previousSource": source_of(flt.start - length, flt.start, rolled),
         "rolledUpBefore": to_iso(rolled) if rolled > flt.start - length else None,
-    }
+    })

@@ -10,14 +10,19 @@ across pages.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, select
 
 from growthkit.core import cursors
+from growthkit.core.apps import App
 from growthkit.core.clock import to_iso
+from growthkit.core.errors import QueryError
 from growthkit.core.filters import ActivityFilter
-from growthkit.core.leads import LeadError, check_limit, check_order, get_lead
+from growthkit.core.leads import MAX_LIMIT, ORDERS, get_lead
+from growthkit.core.params import check_choice, check_limit
+from growthkit.core.results import Result, result
 from growthkit.core.schema import activities, credit_operations
 
 KINDS = ("event", "credit")
@@ -69,21 +74,49 @@ def _credits(conn: Connection, app_id: str, fingerprint: str, start: int | None,
                          "reason": r.reason}} for r in rows]
 
 
-def timeline(conn: Connection, app_id: str, fingerprint: str, *, kind: str | None = None,
-             start: int | None = None, end: int | None = None, order: str = "asc",
-             limit: int = 100, cursor: str | None = None) -> dict[str, Any]:
-    """`{data: [{kind, timestamp, name, details, gapSeconds}], nextCursor}`, oldest first
-    unless `order="desc"`; `kind` keeps only events or only credit operations; the range
-    is start inclusive, end exclusive (epoch ms)."""
-    if kind is not None and kind not in KINDS:
-        raise LeadError(422, f"kind must be event or credit, not {kind!r}")
-    check_order(order)
-    check_limit(limit)
+@dataclass
+class TimelineQuery:
+    """GET /leads/{fingerprint}/timeline: `kind` keeps only events or only credit
+    operations; the range is start inclusive, end exclusive (epoch ms)."""
+
+    fingerprint: str
+    kind: str | None = None
+    start: int | None = None
+    end: int | None = None
+    order: str = "asc"
+    limit: int = 100
+    cursor: str | None = None
+
+
+@result
+class TimelineItem(Result):
+    kind: str
+    timestamp: str
+    name: str
+    details: dict[str, Any]
+    gap_seconds: float | None
+
+
+@result
+class TimelinePage(Result):
+    data: list[TimelineItem]
+    next_cursor: str | None
+
+
+def timeline(conn: Connection, app: App, query: TimelineQuery) -> TimelinePage:
+    """Events and credit operations of one lead in one chronological list, oldest first
+    unless order is desc; NotFound for an unknown lead."""
+    kind, start, end, order = query.kind or None, query.start, query.end, query.order
+    if kind is not None:
+        check_choice(kind, KINDS, "kind")
+    check_choice(order, ORDERS, "order")
+    limit = check_limit(query.limit, MAX_LIMIT)
     if start is not None and end is not None and start >= end:
-        raise LeadError(422, "from must be earlier than to")
+        raise QueryError("from", "from must be earlier than to")
+    app_id, fingerprint = app.id, query.fingerprint
     get_lead(conn, app_id, fingerprint)
     tag = f"timeline:{order}:{kind or 'all'}"
-    after = cursors.decode(tag, cursor, 3)
+    after = cursors.decode(tag, query.cursor, 3)
     if after is not None and after[1] not in RANK.values():
         raise cursors.CursorError()
 
@@ -101,9 +134,8 @@ def timeline(conn: Connection, app_id: str, fingerprint: str, *, kind: str | Non
     data = []
     for item in items:
         ts = item["key"][0]
-        data.append({"kind": item["kind"], "timestamp": to_iso(ts), "name": item["name"],
-                     "details": item["details"],
-                     "gapSeconds": None if previous is None else abs(ts - previous) / 1000})
+        data.append(TimelineItem(item["kind"], to_iso(ts), item["name"], item["details"],
+                                 None if previous is None else abs(ts - previous) / 1000))
         previous = ts
     next_cursor = cursors.encode(tag, list(items[-1]["key"])) if more else None
-    return {"data": data, "nextCursor": next_cursor}
+    return TimelinePage(data, next_cursor)

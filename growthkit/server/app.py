@@ -23,7 +23,6 @@ from growthkit.server.routes import (
     bulk,
     credits,
     export,
-    funnel_leads,
     funnels,
     health,
     leads,
@@ -102,7 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(ScopedCORS)
     errors.install(app)
     for module in (health, track, app_settings, activities, export, stream, stats, analytics,
-                   funnels, funnel_leads, segments, leads, sessions, credits, timeline,
+                   funnels, segments, leads, sessions, credits, timeline,
                    bulk, sdk):
         app.include_router(module.router)
     app.include_router(leads.detail_router)  # last: /leads/{fingerprint:path} matches any suffix

@@ -1,6 +1,7 @@
 """One error shape for every endpoint: `{"error": message, "status": code}`.
 
-This is also the one place that decides which failures mean "the store is unreachable":
+Core errors (growthkit.core.errors) know no HTTP: their statuses are decided here, once
+(STATUS_OF). This is also the one place that decides which failures mean "the store is unreachable":
 those answer 503 with `Retry-After` (the client should retry the same request), anything
 else unexpected answers a JSON 500; neither ever shows store error text (hosts, ports,
 database names) to the caller.
@@ -19,6 +20,7 @@ from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
+from growthkit.core import errors as core_errors
 from growthkit.server.writer import StoreUnavailable
 
 log = logging.getLogger("growthkit.server")
@@ -35,6 +37,17 @@ _LOG_EVERY_S = 5.0
 _last_logged = 0.0
 
 
+# Most specific first: the first class an error is an instance of decides its status.
+STATUS_OF: tuple[tuple[type[core_errors.GrowthKitCoreError], int], ...] = (
+    (core_errors.UnreadableInput, 400),
+    (core_errors.TooLarge, 413),
+    (core_errors.QueryError, 422),
+    (core_errors.NotFound, 404),
+    (core_errors.Conflict, 409),
+    (core_errors.StoreUnavailable, 503),
+)
+
+
 class ApiError(HTTPException):
     """An error a client should read: the message names the field and the rule."""
 
@@ -47,10 +60,17 @@ def json_response(data, status: int = 200, headers: dict[str, str] | None = None
                     media_type="application/json")
 
 
+def status_of(exc: core_errors.GrowthKitCoreError) -> int:
+    for cls, status in STATUS_OF:
+        if isinstance(exc, cls):
+            return status
+    return 400
+
+
 def is_store_outage(exc: BaseException) -> bool:
     """True for failures of reaching the store (connection lost or refused, pool exhausted,
     SQLite file locked or unreadable), as opposed to a statement the store refused."""
-    if isinstance(exc, StoreUnavailable | sa_exc.TimeoutError):
+    if isinstance(exc, StoreUnavailable | core_errors.StoreUnavailable | sa_exc.TimeoutError):
         return True
     if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
         return True
@@ -82,6 +102,12 @@ def error_response(exc: BaseException) -> Response:
     if isinstance(exc, HTTPException):
         return json_response({"error": exc.detail, "status": exc.status_code},
                              exc.status_code, exc.headers)
+    if isinstance(exc, core_errors.StoreUnavailable):
+        _log_outage(exc)
+        return error_response(store_unavailable(exc.message))
+    if isinstance(exc, core_errors.GrowthKitCoreError):
+        status = status_of(exc)
+        return json_response({"error": exc.message, "status": status}, status)
     if is_store_outage(exc):
         _log_outage(exc)
         return error_response(store_unavailable())
@@ -110,6 +136,7 @@ def install(app: FastAPI) -> None:
     # Store failures are handled here (inside the exception middleware), so the answer is
     # JSON and the keep-alive connection survives; other surprises reach the outermost
     # handler, which answers the same JSON 500 shape.
+    @app.exception_handler(core_errors.GrowthKitCoreError)
     @app.exception_handler(sa_exc.SQLAlchemyError)
     @app.exception_handler(StoreUnavailable)
     @app.exception_handler(Exception)

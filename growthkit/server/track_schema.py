@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from growthkit.core.events import MAX_BODY_BYTES, MAX_EVENT_BYTES, MAX_EVENTS, BatchIn, EventIn
 from growthkit.core.jsonlimits import MAX_JSON_DEPTH, MAX_SAFE_INTEGER
-from growthkit.server.params import ErrorBody
+from growthkit.server.deps import ErrorBody
 
 # What `str.isprintable()` (the fingerprint and sessionId rule) refuses, as far as a JSON
 # Schema pattern can say it: control characters.

@@ -5,17 +5,24 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from growthkit.core import feed
-from growthkit.core.cursors import CursorError
+from growthkit.core.activities import ActivityPage
+from growthkit.core.apps import App
 from growthkit.core.filters import ActivityFilter
-from growthkit.server.auth import state_of
-from growthkit.server.errors import ApiError, json_response
-from growthkit.server.params import ERROR_RESPONSES, ActivityPage, activity_filter_params
+from growthkit.server.auth import secret_app
+from growthkit.server.deps import (
+    CURSOR,
+    activity_filter_params,
+    answer,
+    documented,
+    limit_query,
+    reject_unknown_parameters,
+)
 
-router = APIRouter(prefix="/api/v1", tags=["activities"])
+router = APIRouter(prefix="/api/v1", tags=["activities"],
+                   dependencies=[Depends(reject_unknown_parameters)])
 
 LIST_DOC = """The app's stored events, newest first (or oldest first with `order=asc`).
 
@@ -26,23 +33,14 @@ position, not offset, so events stored meanwhile never make a page skip or repea
 
 
 @router.get("/activities", summary="List activities", description=LIST_DOC,
-            responses={200: {"model": ActivityPage}, **ERROR_RESPONSES})
+            responses=documented(ActivityPage))
 async def list_activities(
     request: Request,
     flt: ActivityFilter = Depends(activity_filter_params),
+    app: App = Depends(secret_app),
     order: Literal["desc", "asc"] = Query("desc", description="`desc`: newest first."),
-    limit: int = Query(feed.DEFAULT_LIMIT, ge=1, le=feed.MAX_LIMIT,
-                       description=f"Items per page, 1-{feed.MAX_LIMIT}."),
-    cursor: str | None = Query(None, description="`nextCursor` of the previous page."),
+    limit: int = limit_query(feed.DEFAULT_LIMIT, feed.MAX_LIMIT),
+    cursor: str | None = CURSOR,
 ) -> Response:
-    engine = state_of(request).engine
-
-    def read() -> feed.Page:
-        with engine.connect() as conn:
-            return feed.list_activities(conn, flt, order=order, limit=limit, cursor=cursor)
-
-    try:
-        page = await run_in_threadpool(read)
-    except CursorError as exc:
-        raise ApiError(400, f"{exc}, or leave cursor out for the first page") from None
-    return json_response(page.to_json())
+    query = feed.ActivitiesQuery(flt, order=order, limit=limit, cursor=cursor)
+    return await answer(request, feed.list_activities, app, query)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from growthkit.core import apps as core_apps
-from growthkit.core.apps import App, AppError
+from growthkit.core.apps import App
 from growthkit.core.clock import to_iso
 from growthkit.core.store import write_connection
 from growthkit.server.auth import secret_app, state_of
@@ -40,9 +40,6 @@ async def patch_app(request: Request, changes: dict[str, Any] = Body(
         with write_connection(state.engine) as conn, conn.begin():
             return core_apps.update_settings(conn, app.id, changes)
 
-    try:
-        updated = await run_in_threadpool(change)
-    except AppError as exc:
-        raise ApiError(422, str(exc)) from None
+    updated = await run_in_threadpool(change)
     state.forget_apps()
     return app_json(updated)

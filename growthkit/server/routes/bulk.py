@@ -12,20 +12,22 @@ from starlette.responses import Response
 
 from growthkit.core import bulk
 from growthkit.core.apps import App
-from growthkit.core.cursors import CursorError
+from growthkit.core.errors import QueryError
 from growthkit.core.filters import ActivityFilter
+from growthkit.core.params import optional_time
 from growthkit.server.auth import secret_app, state_of
-from growthkit.server.errors import ApiError, json_response
-from growthkit.server.params import (
+from growthkit.server.deps import (
     ERROR_RESPONSES,
     FROM_DOC,
     TO_DOC,
-    activity_filter,
     activity_filter_params,
-    time_field,
+    reject_unknown_parameters,
+    time_query,
 )
+from growthkit.server.errors import json_response
 
-router = APIRouter(prefix="/api/v1/bulk", tags=["bulk"])
+router = APIRouter(prefix="/api/v1/bulk", tags=["bulk"],
+                   dependencies=[Depends(reject_unknown_parameters)])
 
 PAGE_DOC = ("`{columns, rows, nextCursor, syncCursor}`: rows as lists in `columns` order, "
             "times in epoch milliseconds, JSON columns as JSON text. `nextCursor` continues "
@@ -71,12 +73,7 @@ async def _read(request: Request, read: Callable[[Any], Any]) -> Response:
         with engine.connect() as conn:
             return read(conn)
 
-    try:
-        result = await run_in_threadpool(run)
-    except CursorError as exc:
-        raise ApiError(400, f"cursor: {exc}") from None
-    except bulk.BulkError as exc:
-        raise ApiError(422, str(exc)) from None
+    result = await run_in_threadpool(run)
     return json_response(result.to_json())
 
 
@@ -90,7 +87,8 @@ async def bulk_activities(request: Request,
                           count: bool = Query(False, description="Also answer `remaining`.")
                           ) -> Response:
     if flt.fingerprint or flt.session_id or flt.conditions or flt.search:
-        raise ApiError(422, "bulk activities filter by from, to and eventName only")
+        raise QueryError("fingerprint", "bulk activities filter by from, to and eventName "
+                                        "only")
     return await _read(request, lambda conn: bulk.activity_rows(
         conn, flt.app_id, start=flt.start, end=flt.end, event_names=flt.event_names,
         cursor=cursor, limit=limit, count=count))
@@ -102,7 +100,7 @@ async def bulk_activities(request: Request,
              responses={200: {"model": RowPage}, **ERROR_RESPONSES})
 async def bulk_leads(request: Request, body: LeadsIn, app: App = Depends(secret_app)
                      ) -> Response:
-    since = None if body.seenSince is None else time_field(body.seenSince, "seenSince")
+    since = optional_time(body.seenSince, "seenSince")
     return await _read(request, lambda conn: bulk.lead_rows(
         conn, app.id, fingerprints=body.fingerprints, seen_since=since, cursor=body.cursor,
         limit=body.limit, count=body.count))
@@ -124,9 +122,9 @@ async def bulk_credits(request: Request, body: CreditsIn, app: App = Depends(sec
                         "sessions, and the 15-minute and hourly event counts.",
             responses=ERROR_RESPONSES)
 async def bulk_aggregates(request: Request, app: App = Depends(secret_app),
-                          start: str | None = Query(None, alias="from", description=FROM_DOC),
-                          end: str | None = Query(None, alias="to", description=TO_DOC)
-                          ) -> Response:
-    span = activity_filter(app, start=start, end=end)
-    return await _read(request, lambda conn: bulk.aggregates(conn, app.id, start=span.start,
-                                                             end=span.end))
+                          start: str | None = time_query("from", FROM_DOC),
+                          end: str | None = time_query("to", TO_DOC)) -> Response:
+    lo, hi = optional_time(start, "from"), optional_time(end, "to")
+    if lo is not None and hi is not None and lo >= hi:
+        raise QueryError("from", "from must be before to (to is exclusive)")
+    return await _read(request, lambda conn: bulk.aggregates(conn, app.id, start=lo, end=hi))

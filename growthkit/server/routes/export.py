@@ -15,9 +15,10 @@ from growthkit.core import export as core_export
 from growthkit.core.clock import to_iso
 from growthkit.core.filters import ActivityFilter
 from growthkit.server.auth import state_of
-from growthkit.server.params import ERROR_RESPONSES, activity_filter_params
+from growthkit.server.deps import ERROR_RESPONSES, activity_filter_params, reject_unknown_parameters
 
-router = APIRouter(prefix="/api/v1", tags=["export"])
+router = APIRouter(prefix="/api/v1", tags=["export"],
+                   dependencies=[Depends(reject_unknown_parameters)])
 
 EXPORT_DOC = f"""Download the app's events that match the filters, as a file.
 

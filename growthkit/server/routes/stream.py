@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import re
+
 from fastapi import APIRouter, Depends, Header, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
 from growthkit.core.apps import App
+from growthkit.core.errors import UnreadableInput
+from growthkit.core.params import activity_filter
 from growthkit.server.auth import bearer, secret_app, state_of
-from growthkit.server.errors import ApiError
+from growthkit.server.deps import (
+    ERROR_RESPONSES,
+    EVENT_NAMES,
+    reject_unknown_parameters,
+    text_query,
+)
 from growthkit.server.live import activity_frames
-from growthkit.server.params import ERROR_RESPONSES, EVENT_NAME_DOC, activity_filter
 
-router = APIRouter(prefix="/api/v1", tags=["stream"])
+router = APIRouter(prefix="/api/v1", tags=["stream"],
+                   dependencies=[Depends(reject_unknown_parameters)])
+EVENT_ID = re.compile(r"[0-9]{1,19}")
+MAX_EVENT_ID = 2**63 - 1
 
 STREAM_DOC = """Server-sent events (`text/event-stream`) of the app's events as they are stored.
 
@@ -42,9 +53,9 @@ def _last_event_id(header: str | None, query: str | None) -> int | None:
         if value is None or not value.strip():
             continue
         text = value.strip()
-        if not text.isdigit():
-            raise ApiError(400, f"{name} must be the id of an event from this stream (a whole "
-                                f"number), not {value!r}")
+        if not EVENT_ID.fullmatch(text) or int(text) > MAX_EVENT_ID:
+            raise UnreadableInput(name, f"{name} must be the id of an event from this stream "
+                                        f"(a whole number of at most 19 digits), not {value!r}")
         return int(text)
     return None
 
@@ -57,16 +68,17 @@ def _last_event_id(header: str | None, query: str | None) -> int | None:
 async def stream(
     request: Request,
     app: App = Depends(secret_app),
-    event_name: list[str] | None = Query(None, alias="eventName", description=EVENT_NAME_DOC),
-    fingerprint: str | None = Query(None, description="Only this lead's events."),
-    session_id: str | None = Query(None, alias="sessionId", description="Only this session."),
+    event_name: list[str] | None = EVENT_NAMES,
+    fingerprint: str | None = text_query("Only this lead's events.", 128),
+    session_id: str | None = text_query("Only this session.", 128, alias="sessionId"),
     last_event_id: str | None = Query(None, alias="lastEventId",
+                                      json_schema_extra={"pattern": r"^\s*[0-9]{0,19}\s*$"},
                                       description="Resume after this id (as Last-Event-ID)."),
     last_event_id_header: str | None = Header(None, alias="Last-Event-ID",
                                               include_in_schema=False),
 ) -> StreamingResponse:
     state = state_of(request)
-    flt = activity_filter(app, event_names=event_name, fingerprint=fingerprint,
+    flt = activity_filter(app.id, event_names=event_name, fingerprint=fingerprint,
                           session_id=session_id)
     after = _last_event_id(last_event_id_header, last_event_id)
     # The stream answers 200 before it reads the store: check the store first, so an

@@ -9,12 +9,19 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from growthkit.core.clock import now_ms
-from growthkit.core.events import MAX_BODY_BYTES, BatchError, ParsedBatch, load_body, parse_batch
+from growthkit.core.errors import GrowthKitCoreError, QueryError
+from growthkit.core.events import MAX_BODY_BYTES, ParsedBatch, load_body, parse_batch
 from growthkit.core.ingest import BatchWrite
 from growthkit.server import track_schema
 from growthkit.server.auth import check_origin, public_app, state_of
 from growthkit.server.budget import Budget
-from growthkit.server.errors import ApiError, error_response, json_response, store_unavailable
+from growthkit.server.errors import (
+    ApiError,
+    error_response,
+    json_response,
+    status_of,
+    store_unavailable,
+)
 from growthkit.server.user_agents import describe_user_agent
 from growthkit.server.writer import StoreUnavailable, UnstorableBatch
 
@@ -108,10 +115,10 @@ async def track(request: Request) -> Response:
     body = await _read_body(request)
     try:
         data = load_body(body)
-    except BatchError as exc:
-        if exc.status == 422:
+    except GrowthKitCoreError as exc:
+        if status_of(exc) == 422:
             return _failed(422, exc.message)
-        raise ApiError(exc.status, exc.message) from None
+        raise
     body_key = data.get("key") if isinstance(data.get("key"), str) else None
     app = await public_app(request, body_key)
     check_origin(request, app)
@@ -120,7 +127,7 @@ async def track(request: Request) -> Response:
                              retention_days=app.setting("retentionDays"),
                              user_agent=request.headers.get("user-agent"),
                              describe_user_agent=describe_user_agent, body=body)
-    except BatchError as exc:
+    except QueryError as exc:
         return _failed(422, exc.message)
 
     budget = Budget(state, app)
