@@ -60,7 +60,7 @@ class StoredActivity(Result):
     app_id: str
     fingerprint_id: str
     event_name: str
-    properties: dict[str, Any] | None
+    properties: dict[str, Any]
     context: dict[str, Any]
     session_id: str
     timestamp: str
@@ -70,7 +70,7 @@ class StoredActivity(Result):
     @classmethod
     def from_row(cls, row: Any) -> StoredActivity:
         return cls(row.id, row.app_id, row.fingerprint_id, row.event_name,
-                   _json(row.properties), _json(row.context) or {}, row.session_id,
+                   _json(row.properties) or {}, _json(row.context) or {}, row.session_id,
                    to_iso(row.timestamp), to_iso(row.received_at), row.seq)
 
 

@@ -42,7 +42,8 @@ class FunnelLeadsQuery:
         if not 1 <= self.step <= n:
             raise QueryError("step", f"step: must be a step number from 1 to {n}, not {self.step}")
         if self.outcome not in OUTCOMES:
-            raise QueryError("outcome", f"outcome: must be converted or dropped, not {self.outcome!r}")
+            raise QueryError("outcome", f"outcome: must be converted or dropped, not "
+                                        f"{self.outcome!r}")
         if self.outcome == "dropped" and self.step == 1:
             raise QueryError("step", "step: step 1 has no dropped leads (a lead enters the funnel "
                                  "with it); ask for step 2 or later")
