@@ -16,6 +16,7 @@ from growthkit.core.apps import App
 from growthkit.core.clock import to_iso
 from growthkit.core.errors import NotFound, QueryError
 from growthkit.core.filters import ActivityFilter, escape_like
+from growthkit.core.jsonlimits import JsonLimitError, check_text, check_value
 from growthkit.core.params import check_choice, check_limit, text_param
 from growthkit.core.results import Result, result
 from growthkit.core.schema import leads
@@ -187,6 +188,13 @@ def update_lead(conn: Connection, app_id: str, fingerprint: str,
                 changes: dict[str, Any]) -> Lead:
     """Set a lead's email, name and traits, in the caller's write transaction. Traits merge
     key by key (a null value removes a key; `traits: null` clears them all)."""
+    try:  # values both stores can hold, checked before the write (as at ingest)
+        for name in ("email", "name"):
+            if isinstance(changes.get(name), str):
+                check_text(changes[name], name)
+        check_value(changes.get("traits"), "traits")
+    except JsonLimitError as exc:
+        raise QueryError("traits", str(exc)) from None
     clean = _clean_profile(changes)
     row = get_lead(conn, app_id, fingerprint)
     if "traits" in clean:
