@@ -31,20 +31,22 @@ from growthkit.api_client.filters import (
 )
 from growthkit.api_client.listing import Listing
 from growthkit.api_client.results import (
-    Activity,
+    TIME_FIELDS,
     AppInfo,
-    CreditOperation,
-    CreditResult,
+    Applied,
     EventFrequency,
-    Funnel,
     FunnelLead,
+    FunnelResult,
     Heatmap,
     Lead,
     LeadDetails,
-    LeadSession,
+    Member,
+    Operation,
     Segments,
     ServerInfo,
+    Session,
     Stats,
+    StoredActivity,
     TimelineItem,
     TimeToConvert,
 )
@@ -237,10 +239,10 @@ class Client:
 
     def funnel(self, steps: Iterable[FunnelStep], *, window: timedelta | float,
                start: TimeLike | None = None, end: TimeLike | None = None,
-               where: Where | None = None) -> Funnel:
+               where: Where | None = None) -> FunnelResult:
         """Conversion through ordered steps: event names, `(name, where)` pairs or
         `{"eventName", "where"}` dicts; `window` a timedelta or seconds."""
-        return Funnel.from_json(self._send("POST", "/analytics/funnel",
+        return FunnelResult.from_json(self._send("POST", "/analytics/funnel",
                                            _funnel_body(steps, window, start, end, where)))
 
     def funnel_leads(self, steps: Iterable[FunnelStep], *, window: timedelta | float,
@@ -253,7 +255,7 @@ class Client:
                 "outcome": outcome}
         return self._listing("/analytics/funnel/leads", [], FunnelLead.from_json,
                              page_size=page_size, limit=limit,
-                             time_fields=FunnelLead.TIME_FIELDS, method="POST", body=body)
+                             time_fields=TIME_FIELDS[FunnelLead], method="POST", body=body)
 
     def funnel_time_to_convert(self, steps: Iterable[FunnelStep], *,
                                window: timedelta | float, step: int, bins: int = 20,
@@ -271,30 +273,30 @@ class Client:
 
     def segment_members(self, segment: str | Mapping[str, Any], *, event: str | None = None,
                         as_of: TimeLike | None = None, page_size: int = 50,
-                        limit: int | None = None) -> Listing[Lead]:
+                        limit: int | None = None) -> Listing[Member]:
         """Members of a built-in segment (`"active"`, …) or of a custom rule
         (`{"did": [...], "didNot": [...]}`); a rule's `count` is in `.meta`."""
         at = time_param(as_of, "as_of")
         if isinstance(segment, str):
             return self._listing(f"/analytics/segments/{quote(segment, safe='')}/members",
-                                 extra(event=event, asOf=at), Lead.from_json,
+                                 extra(event=event, asOf=at), Member.from_json,
                                  page_size=page_size, limit=limit,
-                                 time_fields=Lead.TIME_FIELDS)
+                                 time_fields=TIME_FIELDS[Member])
         body = _rule(segment)
         if at is not None:
             body["asOf"] = at
-        return self._listing("/analytics/segments/query", [], Lead.from_json,
-                             page_size=page_size, limit=limit, time_fields=Lead.TIME_FIELDS,
+        return self._listing("/analytics/segments/query", [], Member.from_json,
+                             page_size=page_size, limit=limit, time_fields=TIME_FIELDS[Member],
                              method="POST", body=body)
 
     # -- activities -------------------------------------------------------------------------
 
     def activities(self, *, order: str = "desc", page_size: int = 100,
-                   limit: int | None = None, **filters: Unpack[Filters]) -> Listing[Activity]:
+                   limit: int | None = None, **filters: Unpack[Filters]) -> Listing[StoredActivity]:
         """The filtered events, newest first (`order="asc"`: oldest first), every page."""
         params = filter_params(**filters) + extra(order=order)
-        return self._listing("/activities", params, Activity.from_json, page_size=page_size,
-                             limit=limit, time_fields=Activity.TIME_FIELDS)
+        return self._listing("/activities", params, StoredActivity.from_json, page_size=page_size,
+                             limit=limit, time_fields=TIME_FIELDS[StoredActivity])
 
     def export(self, path: str | PathLike[str], *, format: str | None = None,
                order: str = "asc", progress: Progress | None = None,
@@ -334,36 +336,36 @@ class Client:
         """Leads by last seen (or `sort="firstSeen"`/`"events"`); `search` matches a
         fingerprint prefix or part of the email or name."""
         return self._listing("/leads", extra(q=search, sort=sort, order=order), Lead.from_json,
-                             page_size=page_size, limit=limit, time_fields=Lead.TIME_FIELDS)
+                             page_size=page_size, limit=limit, time_fields=TIME_FIELDS[Lead])
 
     def lead(self, fingerprint: str, *, tz: str | None = None) -> LeadDetails:
         return LeadDetails.from_json(self._get(f"/leads/{_fp(fingerprint)}", extra(tz=tz)))
 
     def lead_activities(self, fingerprint: str, *, order: str = "desc", page_size: int = 100,
                         limit: int | None = None, **filters: Unpack[Filters]
-                        ) -> Listing[Activity]:
+                        ) -> Listing[StoredActivity]:
         filters.pop("fingerprint", None)
         params = filter_params(**filters) + extra(order=order)
         return self._listing(f"/leads/{_fp(fingerprint)}/activities", params,
-                             Activity.from_json, page_size=page_size, limit=limit,
-                             time_fields=Activity.TIME_FIELDS)
+                             StoredActivity.from_json, page_size=page_size, limit=limit,
+                             time_fields=TIME_FIELDS[StoredActivity])
 
     def lead_sessions(self, fingerprint: str, *, start: TimeLike | None = None,
                       end: TimeLike | None = None, page_size: int = 50,
-                      limit: int | None = None) -> Listing[LeadSession]:
+                      limit: int | None = None) -> Listing[Session]:
         """The lead's sessions, newest first (a session's events: `lead_activities(fp,
         session=id, order="asc")`)."""
         params = extra(**{"from": time_param(start, "start"), "to": time_param(end, "end")})
         return self._listing(f"/leads/{_fp(fingerprint)}/sessions", params,
-                             LeadSession.from_json, page_size=page_size, limit=limit,
-                             time_fields=LeadSession.TIME_FIELDS)
+                             Session.from_json, page_size=page_size, limit=limit,
+                             time_fields=TIME_FIELDS[Session])
 
     def lead_credits(self, fingerprint: str, *, order: str = "desc", page_size: int = 100,
-                     limit: int | None = None) -> Listing[CreditOperation]:
+                     limit: int | None = None) -> Listing[Operation]:
         """The lead's credit operations; the balance is in `.meta["balance"]` once read."""
         return self._listing(f"/leads/{_fp(fingerprint)}/credits", extra(order=order),
-                             CreditOperation.from_json, page_size=page_size, limit=limit,
-                             time_fields=CreditOperation.TIME_FIELDS)
+                             Operation.from_json, page_size=page_size, limit=limit,
+                             time_fields=TIME_FIELDS[Operation])
 
     def timeline(self, fingerprint: str, *, kind: str | None = None,
                  start: TimeLike | None = None, end: TimeLike | None = None,
@@ -374,7 +376,7 @@ class Client:
                                                   "to": time_param(end, "end")})
         return self._listing(f"/leads/{_fp(fingerprint)}/timeline", params,
                              TimelineItem.from_json, page_size=page_size, limit=limit,
-                             time_fields=TimelineItem.TIME_FIELDS)
+                             time_fields=TIME_FIELDS[TimelineItem])
 
     def update_lead(self, fingerprint: str, *, email: str | None = _UNSET,
                     name: str | None = _UNSET, traits: dict[str, Any] | None = _UNSET) -> Lead:
@@ -385,11 +387,11 @@ class Client:
         return Lead.from_json(self._send("PATCH", f"/leads/{_fp(fingerprint)}", changes))
 
     def credit(self, fingerprint: str, amount: int, action: str, *, id: str | None = None,
-               reason: str | None = None) -> CreditResult:
+               reason: str | None = None) -> Applied:
         """Earn (amount > 0) or spend (< 0) credits. The operation id (one is made when not
         given) makes retries safe: the server applies it once."""
         body = {"fingerprint": fingerprint, "amount": amount, "action": action,
                 "id": id or f"py-{uuid.uuid4()}"}
         if reason is not None:
             body["reason"] = reason
-        return CreditResult.from_json(self._send("POST", "/credits", body))
+        return Applied.from_json(self._send("POST", "/credits", body))

@@ -16,19 +16,20 @@ from typing import Any, Protocol, TypedDict, Unpack, runtime_checkable
 from growthkit.api_client.filters import EventNames, TimeLike, Where
 from growthkit.api_client.listing import Listing
 from growthkit.api_client.results import (
-    Activity,
     AppInfo,
-    CreditOperation,
-    CreditResult,
+    Applied,
     EventFrequency,
-    Funnel,
     FunnelLead,
+    FunnelResult,
     Heatmap,
     Lead,
     LeadDetails,
-    LeadSession,
+    Member,
+    Operation,
     Segments,
+    Session,
     Stats,
+    StoredActivity,
     TimelineItem,
     TimeToConvert,
 )
@@ -60,7 +61,7 @@ class Source(Protocol):
 
     def activities(self, *, order: str = "desc", page_size: int = 100,
                    limit: int | None = None, **filters: Unpack[Filters]
-                   ) -> Listing[Activity]: ...
+                   ) -> Listing[StoredActivity]: ...
 
     def event_frequency(self, *, interval: str = "day", top: int | None = None,
                         **filters: Unpack[Filters]) -> EventFrequency: ...
@@ -69,7 +70,7 @@ class Source(Protocol):
 
     def funnel(self, steps: Iterable[FunnelStep], *, window: timedelta | float,
                start: TimeLike | None = None, end: TimeLike | None = None,
-               where: Where | None = None) -> Funnel: ...
+               where: Where | None = None) -> FunnelResult: ...
 
     def funnel_leads(self, steps: Iterable[FunnelStep], *, window: timedelta | float,
                      step: int, outcome: str = "converted", start: TimeLike | None = None,
@@ -87,7 +88,7 @@ class Source(Protocol):
 
     def segment_members(self, segment: str | Mapping[str, Any], *, event: str | None = None,
                         as_of: TimeLike | None = None, page_size: int = 50,
-                        limit: int | None = None) -> Listing[Lead]: ...
+                        limit: int | None = None) -> Listing[Member]: ...
 
     def leads(self, *, search: str | None = None, sort: str = "lastSeen",
               order: str = "desc", page_size: int = 50,
@@ -97,14 +98,14 @@ class Source(Protocol):
 
     def lead_activities(self, fingerprint: str, *, order: str = "desc", page_size: int = 100,
                         limit: int | None = None, **filters: Unpack[Filters]
-                        ) -> Listing[Activity]: ...
+                        ) -> Listing[StoredActivity]: ...
 
     def lead_sessions(self, fingerprint: str, *, start: TimeLike | None = None,
                       end: TimeLike | None = None, page_size: int = 50,
-                      limit: int | None = None) -> Listing[LeadSession]: ...
+                      limit: int | None = None) -> Listing[Session]: ...
 
     def lead_credits(self, fingerprint: str, *, order: str = "desc", page_size: int = 100,
-                     limit: int | None = None) -> Listing[CreditOperation]: ...
+                     limit: int | None = None) -> Listing[Operation]: ...
 
     def timeline(self, fingerprint: str, *, kind: str | None = None,
                  start: TimeLike | None = None, end: TimeLike | None = None,
@@ -114,7 +115,7 @@ class Source(Protocol):
     def update_lead(self, fingerprint: str, **changes: Any) -> Lead: ...
 
     def credit(self, fingerprint: str, amount: int, action: str, *, id: str | None = None,
-               reason: str | None = None) -> CreditResult: ...
+               reason: str | None = None) -> Applied: ...
 
     def export(self, path: str | PathLike[str], *, format: str | None = None,
                order: str = "asc", progress: Progress | None = None,
@@ -122,7 +123,7 @@ class Source(Protocol):
 
     def stream(self, last_event_id: int | str | None = None, *,
                event: EventNames | None = None, fingerprint: str | None = None,
-               session: str | None = None) -> Iterator[Activity]: ...
+               session: str | None = None) -> Iterator[StoredActivity]: ...
 
     def app_settings(self) -> AppInfo: ...
 

@@ -21,7 +21,7 @@ from growthkit.api_client.errors import (
     from_transport,
 )
 from growthkit.api_client.filters import event_names
-from growthkit.api_client.results import Activity
+from growthkit.api_client.results import StoredActivity
 from growthkit.api_client.transport import Backoff, Transport
 
 log = logging.getLogger("growthkit.api_client")
@@ -31,7 +31,7 @@ DEFAULT_READ_TIMEOUT = 45.0
 
 
 class LiveStream:
-    """Iterate to get each new Activity as it is stored; `close()` (from any thread) ends it.
+    """Iterate to get each new StoredActivity as it is stored; `close()` (from any thread) ends it.
 
     After a disconnect (server restart, network loss, a slow reader dropped by the server)
     it reconnects with jittered backoff and sends `Last-Event-ID`, so the events stored
@@ -60,10 +60,10 @@ class LiveStream:
         self.reconnects = 0
         self._items = self._run()
 
-    def __iter__(self) -> Iterator[Activity]:
+    def __iter__(self) -> Iterator[StoredActivity]:
         return self
 
-    def __next__(self) -> Activity:
+    def __next__(self) -> StoredActivity:
         return next(self._items)
 
     def __enter__(self) -> LiveStream:
@@ -111,10 +111,10 @@ class LiveStream:
             raise from_response(response)
         return response
 
-    def _events(self, response: httpx.Response) -> Iterator[Activity]:
+    def _events(self, response: httpx.Response) -> Iterator[StoredActivity]:
         for sse in EventSource(response).iter_sse():
             if sse.event == "activity":
-                activity = Activity.from_json(sse.json())
+                activity = StoredActivity.from_json(sse.json())
                 self.last_event_id = sse.id or str(activity.seq)
                 yield activity
             elif sse.event == "dropped":
@@ -122,7 +122,7 @@ class LiveStream:
                             "event %s", self.last_event_id)
                 return
 
-    def _run(self) -> Iterator[Activity]:
+    def _run(self) -> Iterator[StoredActivity]:
         failures = 0
         while not self.closed:
             try:
