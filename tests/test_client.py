@@ -130,6 +130,9 @@ def test_activities_iterate_every_page_and_make_a_frame(shop):
     assert utc_times(frame["receivedAt"])
     assert frame["properties"].iloc[0] == {"plan": "pro", "amount": 30}
     assert isinstance(frame["context"].iloc[0], dict)
+    empty = shop.activities(event="never_happened").to_frame()
+    assert empty.empty and list(empty.columns[:4]) == ["id", "appId", "fingerprintId",
+                                                        "eventName"]
     with pytest.raises(ValueError, match="page_size must be 1-1000"):
         shop.activities(page_size=5000)
 

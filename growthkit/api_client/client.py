@@ -49,6 +49,7 @@ from growthkit.api_client.results import (
     StoredActivity,
     TimelineItem,
     TimeToConvert,
+    json_fields,
 )
 from growthkit.api_client.source import Cancel, Filters, FunnelStep, Progress
 from growthkit.api_client.stream import LiveStream
@@ -166,9 +167,9 @@ class Client:
                 f"{self.url} answered {response.request.url.path} with something that is "
                 "not JSON: check the URL points at a GrowthKit server", url=self.url) from None
 
-    def _listing(self, path: str, params: list[tuple[str, str]], parse: Any, *,
-                 page_size: int, limit: int | None, time_fields: tuple[str, ...],
-                 method: str = "GET", body: Any = None) -> Listing:
+    def _listing(self, path: str, params: list[tuple[str, str]], item_type: Any, *,
+                 page_size: int, limit: int | None, method: str = "GET",
+                 body: Any = None) -> Listing:
         def fetch(cursor: str | None, size: int) -> dict[str, Any]:
             page_params = [*params, ("limit", str(size))]
             if cursor:
@@ -176,7 +177,8 @@ class Client:
             if method == "GET":
                 return self._get(path, page_params)
             return self._send(method, path, body, page_params)
-        return Listing(fetch, parse, page_size=page_size, limit=limit, time_fields=time_fields)
+        return Listing(fetch, item_type.from_json, page_size=page_size, limit=limit,
+                       time_fields=TIME_FIELDS[item_type], columns=json_fields(item_type))
 
     # -- connection -------------------------------------------------------------------------
 
@@ -253,9 +255,8 @@ class Client:
         reached the step before but not it (`"dropped"`); the total is `.meta["count"]`."""
         body = {**_funnel_body(steps, window, start, end, where), "step": step,
                 "outcome": outcome}
-        return self._listing("/analytics/funnel/leads", [], FunnelLead.from_json,
-                             page_size=page_size, limit=limit,
-                             time_fields=TIME_FIELDS[FunnelLead], method="POST", body=body)
+        return self._listing("/analytics/funnel/leads", [], FunnelLead,
+                             page_size=page_size, limit=limit, method="POST", body=body)
 
     def funnel_time_to_convert(self, steps: Iterable[FunnelStep], *,
                                window: timedelta | float, step: int, bins: int = 20,
@@ -279,14 +280,13 @@ class Client:
         at = time_param(as_of, "as_of")
         if isinstance(segment, str):
             return self._listing(f"/analytics/segments/{quote(segment, safe='')}/members",
-                                 extra(event=event, asOf=at), Member.from_json,
-                                 page_size=page_size, limit=limit,
-                                 time_fields=TIME_FIELDS[Member])
+                                 extra(event=event, asOf=at), Member,
+                                 page_size=page_size, limit=limit)
         body = _rule(segment)
         if at is not None:
             body["asOf"] = at
-        return self._listing("/analytics/segments/query", [], Member.from_json,
-                             page_size=page_size, limit=limit, time_fields=TIME_FIELDS[Member],
+        return self._listing("/analytics/segments/query", [], Member,
+                             page_size=page_size, limit=limit,
                              method="POST", body=body)
 
     # -- activities -------------------------------------------------------------------------
@@ -295,8 +295,8 @@ class Client:
                    limit: int | None = None, **filters: Unpack[Filters]) -> Listing[StoredActivity]:
         """The filtered events, newest first (`order="asc"`: oldest first), every page."""
         params = filter_params(**filters) + extra(order=order)
-        return self._listing("/activities", params, StoredActivity.from_json, page_size=page_size,
-                             limit=limit, time_fields=TIME_FIELDS[StoredActivity])
+        return self._listing("/activities", params, StoredActivity, page_size=page_size,
+                             limit=limit)
 
     def export(self, path: str | PathLike[str], *, format: str | None = None,
                order: str = "asc", progress: Progress | None = None,
@@ -335,8 +335,8 @@ class Client:
               page_size: int = 50, limit: int | None = None) -> Listing[Lead]:
         """Leads by last seen (or `sort="firstSeen"`/`"events"`); `search` matches a
         fingerprint prefix or part of the email or name."""
-        return self._listing("/leads", extra(q=search, sort=sort, order=order), Lead.from_json,
-                             page_size=page_size, limit=limit, time_fields=TIME_FIELDS[Lead])
+        return self._listing("/leads", extra(q=search, sort=sort, order=order), Lead,
+                             page_size=page_size, limit=limit)
 
     def lead(self, fingerprint: str, *, tz: str | None = None) -> LeadDetails:
         return LeadDetails.from_json(self._get(f"/leads/{_fp(fingerprint)}", extra(tz=tz)))
@@ -347,8 +347,7 @@ class Client:
         filters.pop("fingerprint", None)
         params = filter_params(**filters) + extra(order=order)
         return self._listing(f"/leads/{_fp(fingerprint)}/activities", params,
-                             StoredActivity.from_json, page_size=page_size, limit=limit,
-                             time_fields=TIME_FIELDS[StoredActivity])
+                             StoredActivity, page_size=page_size, limit=limit)
 
     def lead_sessions(self, fingerprint: str, *, start: TimeLike | None = None,
                       end: TimeLike | None = None, page_size: int = 50,
@@ -357,15 +356,13 @@ class Client:
         session=id, order="asc")`)."""
         params = extra(**{"from": time_param(start, "start"), "to": time_param(end, "end")})
         return self._listing(f"/leads/{_fp(fingerprint)}/sessions", params,
-                             Session.from_json, page_size=page_size, limit=limit,
-                             time_fields=TIME_FIELDS[Session])
+                             Session, page_size=page_size, limit=limit)
 
     def lead_credits(self, fingerprint: str, *, order: str = "desc", page_size: int = 100,
                      limit: int | None = None) -> Listing[Operation]:
         """The lead's credit operations; the balance is in `.meta["balance"]` once read."""
         return self._listing(f"/leads/{_fp(fingerprint)}/credits", extra(order=order),
-                             Operation.from_json, page_size=page_size, limit=limit,
-                             time_fields=TIME_FIELDS[Operation])
+                             Operation, page_size=page_size, limit=limit)
 
     def timeline(self, fingerprint: str, *, kind: str | None = None,
                  start: TimeLike | None = None, end: TimeLike | None = None,
@@ -375,8 +372,7 @@ class Client:
         params = extra(kind=kind, order=order, **{"from": time_param(start, "start"),
                                                   "to": time_param(end, "end")})
         return self._listing(f"/leads/{_fp(fingerprint)}/timeline", params,
-                             TimelineItem.from_json, page_size=page_size, limit=limit,
-                             time_fields=TIME_FIELDS[TimelineItem])
+                             TimelineItem, page_size=page_size, limit=limit)
 
     def update_lead(self, fingerprint: str, *, email: str | None = _UNSET,
                     name: str | None = _UNSET, traits: dict[str, Any] | None = _UNSET) -> Lead:

@@ -23,7 +23,8 @@ class Listing(Generic[T]):
     """
 
     def __init__(self, fetch: FetchPage, parse: Callable[[dict[str, Any]], T], *,
-                 page_size: int, limit: int | None, time_fields: tuple[str, ...] = ()):
+                 page_size: int, limit: int | None, time_fields: tuple[str, ...] = (),
+                 columns: list[str] | None = None):
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be 1-{MAX_PAGE_SIZE}, not {page_size}")
         if limit is not None and limit < 0:
@@ -33,6 +34,7 @@ class Listing(Generic[T]):
         self._page_size = page_size
         self._limit = limit
         self._time_fields = time_fields
+        self._columns = columns
         self._items = self._generate()
         self.meta: dict[str, Any] = {}
         self.pages = 0
@@ -65,5 +67,6 @@ class Listing(Generic[T]):
     def to_frame(self):  # noqa: ANN201 - pandas is imported lazily
         """The remaining items as a DataFrame in the API's field names (camelCase), times as
         UTC datetime64, JSON objects (properties, context, traits) as dicts."""
-        return frames.records((item.to_json() for item in self),  # type: ignore[attr-defined]
-                              time_fields=self._time_fields)
+        rows = [item.to_json() for item in self]  # type: ignore[attr-defined]
+        return frames.records(rows, time_fields=self._time_fields,
+                              columns=None if rows else self._columns)

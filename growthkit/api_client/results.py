@@ -7,7 +7,7 @@ UTC datetime64 columns. `TIME_FIELDS` names them per type.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Self
 
 from growthkit.core.activities import StoredActivity
@@ -18,6 +18,7 @@ from growthkit.core.funnel_leads import FunnelLead, TimeToConvert
 from growthkit.core.heatmap import Heatmap
 from growthkit.core.lead_profile import LeadDetails
 from growthkit.core.leads import Lead
+from growthkit.core.results import json_name
 from growthkit.core.segments import Member, Segments
 from growthkit.core.sessions import Session
 from growthkit.core.stats import Stats
@@ -33,6 +34,11 @@ TIME_FIELDS: dict[type, tuple[str, ...]] = {
     Session: ("start", "end"),
     FunnelLead: ("firstSeen", "lastSeen", "enteredAt", "lastStepAt"),
 }
+
+
+def json_fields(cls: type) -> list[str]:
+    """The JSON names of a result type's fields, in order (the columns of its frames)."""
+    return [json_name(f.name) for f in fields(cls)]
 
 
 @dataclass
@@ -74,4 +80,5 @@ __all__ = [
     "TIME_FIELDS", "AppInfo", "Applied", "CreditHistory", "EventFrequency", "FunnelLead",
     "FunnelResult", "Heatmap", "Lead", "LeadDetails", "Member", "Operation", "Segments",
     "ServerInfo", "Session", "Stats", "StoredActivity", "TimeToConvert", "TimelineItem",
+    "json_fields",
 ]
