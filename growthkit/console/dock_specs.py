@@ -6,7 +6,7 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 
-from growthkit.console.docks import DockSpec, LoadContext, Refresh
+from growthkit.console.docks import DockSpec, LoadContext, Refresh, result
 
 LEFT = Qt.DockWidgetArea.LeftDockWidgetArea
 RIGHT = Qt.DockWidgetArea.RightDockWidgetArea
@@ -31,10 +31,19 @@ def latest_activities(source: Any, ctx: LoadContext) -> dict:
 def default_docks() -> list[DockSpec]:
     from growthkit.console.lead_docks import LeadDocks
     from growthkit.widgets.filters import FiltersWidget
+    from growthkit.widgets.frequency import EventFrequencyWidget
+    from growthkit.widgets.heatmap import HeatmapWidget
     from growthkit.widgets.live_feed import LiveFeedWidget
+    from growthkit.widgets.popular_events import PopularEventsWidget
+    from growthkit.widgets.stats import QuickStatsWidget
 
     return [
         DockSpec(FiltersWidget, event_names, Refresh.LIVE, LEFT),
+        DockSpec(QuickStatsWidget, result("stats"), Refresh.LIVE, TOP),
         DockSpec(LiveFeedWidget, latest_activities, Refresh.ONCE, RIGHT),
+        DockSpec(EventFrequencyWidget, result("event_frequency"), Refresh.LIVE, BOTTOM),
+        DockSpec(HeatmapWidget, result("heatmap"), Refresh.LIVE, BOTTOM),
+        # The same query as the frequency chart's (a cache hit on the server).
+        DockSpec(PopularEventsWidget, result("event_frequency"), Refresh.LIVE, RIGHT),
         *LeadDocks().specs(),
     ]

@@ -34,6 +34,8 @@ class LoadContext:
     filter: dict[str, Any] = field(default_factory=dict)
     lead: str | None = None
     time_zone: str | None = None
+    # The dock's own query options (its widget's query_params(): an interval, a metric).
+    params: dict[str, Any] = field(default_factory=dict)
 
     def kwargs(self, *keys: str) -> dict[str, Any]:
         """The filter's non-empty entries as client keywords (all filter keys by default)."""
@@ -48,7 +50,7 @@ class LoadContext:
     def without(self, *keys: str) -> LoadContext:
         """The same context with some filter keys dropped (e.g. the event names)."""
         kept = {k: v for k, v in self.filter.items() if k not in keys}
-        return LoadContext(kept, self.lead, self.time_zone)
+        return LoadContext(kept, self.lead, self.time_zone, self.params)
 
 
 Loader = Callable[[Any, LoadContext], "dict | None"]
@@ -78,7 +80,7 @@ def result(call: str, *keys: str, **fixed: Any) -> Loader:
         kwargs = ctx.kwargs(*keys)
         if ctx.time_zone and "tz" not in fixed and call in TZ_CALLS:
             kwargs["tz"] = ctx.time_zone
-        return getattr(source, call)(**kwargs, **fixed).to_json()
+        return getattr(source, call)(**{**kwargs, **ctx.params, **fixed}).to_json()
 
     return load
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from dataclasses import dataclass, field
@@ -134,6 +135,9 @@ class MainWindow(QMainWindow):
             dock.setVisible(spec.visible)
             self.docks[name] = Dock(spec, widget, frame, dock)
             self._connect_intents(widget)
+            if hasattr(widget, "params_changed"):  # its own options: reload this dock alone
+                widget.params_changed.connect(
+                    lambda _params, d=self.docks[name]: self._load(d, self.context()))
         for d in self.docks.values():  # after every dock exists: handlers may reach others
             if d.spec.connect is not None:
                 d.spec.connect(self, d.widget)
@@ -145,6 +149,8 @@ class MainWindow(QMainWindow):
             widget.filter_changed.connect(self.set_filter)
         if hasattr(widget, "lead_requested"):
             widget.lead_requested.connect(self.pick_lead)
+        if hasattr(widget, "time_zone_changed"):
+            widget.time_zone_changed.connect(self.set_time_zone)
         if hasattr(widget, "columns_changed"):
             widget.columns_changed.connect(self._save_feed_columns)
         if hasattr(widget, "set_property_columns"):
@@ -292,7 +298,14 @@ class MainWindow(QMainWindow):
             return spec.refresh is not Refresh.ONCE
         return True
 
+    def set_time_zone(self, name: str) -> None:
+        """Bucket every chart in this IANA zone from now on (a dock asked for it)."""
+        self.session.time_zone = name
+        self.reload(Refresh.FILTER)
+
     def _load(self, d: Dock, ctx: LoadContext) -> None:
+        if hasattr(d.widget, "query_params"):
+            ctx = dataclasses.replace(ctx, params=d.widget.query_params())
         d.generation += 1
         generation = d.generation
         d.frame.set_busy(True)
