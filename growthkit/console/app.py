@@ -88,7 +88,9 @@ class Console(QObject):
         self.window = window
         self._add_menus(window)
         window.show()
-        window.restore_layout()  # after show(): docks need a shown window to float correctly
+        # After show(): docks need a shown window to float correctly, and sizes to apply.
+        if not window.restore_layout():
+            window.apply_default_sizes()
         from growthkit.console.tray import TrayAlerts
 
         self.tray = TrayAlerts(window, self.settings, self)

@@ -37,13 +37,19 @@ def default_docks() -> list[DockSpec]:
     from growthkit.widgets.popular_events import PopularEventsWidget
     from growthkit.widgets.stats import QuickStatsWidget
 
+    below, beside = Qt.Orientation.Vertical, Qt.Orientation.Horizontal
+    # Quick stats across the top; filters | charts (frequency over heatmap) | the live feed
+    # over popular events.
     return [
-        DockSpec(FiltersWidget, event_names, Refresh.LIVE, LEFT),
-        DockSpec(QuickStatsWidget, result("stats"), Refresh.LIVE, TOP),
-        DockSpec(LiveFeedWidget, latest_activities, Refresh.ONCE, RIGHT),
-        DockSpec(EventFrequencyWidget, result("event_frequency"), Refresh.LIVE, BOTTOM),
-        DockSpec(HeatmapWidget, result("heatmap"), Refresh.LIVE, BOTTOM),
+        DockSpec(QuickStatsWidget, result("stats"), Refresh.LIVE, TOP, size=215),
+        DockSpec(FiltersWidget, event_names, Refresh.LIVE, LEFT, size=290),
+        DockSpec(EventFrequencyWidget, result("event_frequency"), Refresh.LIVE,
+                 split_from="filters", split=beside, size=720),
+        DockSpec(HeatmapWidget, result("heatmap"), Refresh.LIVE, split_from="eventFrequency",
+                 split=below),
+        DockSpec(LiveFeedWidget, latest_activities, Refresh.ONCE, RIGHT, size=590),
         # The same query as the frequency chart's (a cache hit on the server).
-        DockSpec(PopularEventsWidget, result("event_frequency"), Refresh.LIVE, RIGHT),
+        DockSpec(PopularEventsWidget, result("event_frequency"), Refresh.LIVE,
+                 split_from="liveFeed", split=below, size=300),
         *LeadDocks().specs(),
     ]

@@ -71,6 +71,10 @@ class DockSpec:
     # Wires a widget's own requests (beyond the shell's intents) once the window is built:
     # connect(window, widget); the handlers run their calls on window.workers.
     connect: Callable[[Any, QWidget], None] | None = None
+    # Placed beside (Horizontal) or below (Vertical) this dock instead of at `area`'s end.
+    split_from: str | None = None
+    split: Qt.Orientation = Qt.Orientation.Horizontal
+    size: int | None = None  # default width (left/right, beside) or height (top/bottom, below)
 
 
 def result(call: str, *keys: str, **fixed: Any) -> Loader:

@@ -128,8 +128,11 @@ class MainWindow(QMainWindow):
                              | QDockWidget.DockWidgetFeature.DockWidgetFloatable
                              | QDockWidget.DockWidgetFeature.DockWidgetClosable)
             target = self.docks.get(spec.tab_with) if spec.tab_with else None
+            beside = self.docks.get(spec.split_from) if spec.split_from else None
             if target is not None:
                 self.tabifyDockWidget(target.dock, dock)
+            elif beside is not None:
+                self.splitDockWidget(beside.dock, dock, spec.split)
             else:
                 self.addDockWidget(spec.area, dock)
             dock.setVisible(spec.visible)
@@ -249,6 +252,22 @@ class MainWindow(QMainWindow):
         self.restoreState(self.default_state, self._layout_version())
         for d in self.docks.values():
             d.dock.setVisible(True)
+        self.apply_default_sizes()
+
+    def apply_default_sizes(self) -> None:
+        """The specs' default widths and heights (call once the window is shown)."""
+        horizontal = Qt.DockWidgetArea.LeftDockWidgetArea | Qt.DockWidgetArea.RightDockWidgetArea
+        wide, tall = [], []
+        for d in self.docks.values():
+            if d.spec.size is None or d.spec.tab_with:
+                continue
+            across = (d.spec.split is Qt.Orientation.Horizontal) if d.spec.split_from else \
+                bool(d.spec.area & horizontal)
+            (wide if across else tall).append((d.dock, d.spec.size))
+        for pairs, orientation in ((wide, Qt.Orientation.Horizontal),
+                                   (tall, Qt.Orientation.Vertical)):
+            if pairs:
+                self.resizeDocks([p[0] for p in pairs], [p[1] for p in pairs], orientation)
 
     def focus_dock(self, dock: QDockWidget) -> None:
         dock.setVisible(True)

@@ -183,7 +183,7 @@ def supervise(server, url: str, keys: DemoKeys, *, rate: float, console: bool,  
                                  "demo-keys.json in the user data folder, mode 0600).")
 @click.option("--days", default=30, type=click.IntRange(1, 80), show_default=True,
               help="Days of history written into an empty demo store.")
-@click.option("--leads", default=2000, type=click.IntRange(1, 100_000), show_default=True,
+@click.option("--leads", default=1500, type=click.IntRange(1, 100_000), show_default=True,
               help="Leads arriving over those days.")
 @click.option("--rate", default=0.5, type=click.FloatRange(0.1, 500), show_default=True,
               help="Live traffic, events per second.")

@@ -133,6 +133,24 @@ def _session_starts(rng: np.random.Generator, first: int, last: int, n: int) -> 
     return sorted(starts)
 
 
+class _TrafficTime:
+    """The running sum of hourly traffic intensity from start to end, so that the busy
+    time of any span is two lookups (in average days)."""
+
+    def __init__(self, start: int, end: int) -> None:
+        self.t0 = start // HOUR * HOUR
+        hours = np.arange(self.t0, end + HOUR, HOUR)
+        weight = (HOUR_WEIGHTS[(hours % DAY) // HOUR] * WEEKDAY_WEIGHTS[((hours // DAY) + 3) % 7])
+        self.cum = np.concatenate(([0.0], np.cumsum(weight)))
+        self.per_day = 24 * float(HOUR_WEIGHTS.mean() * WEEKDAY_WEIGHTS.mean())
+
+    def days(self, a: int, b: int) -> float:
+        if b <= a:
+            return 0.0
+        i, j = ((np.array([a, b]) - self.t0) // HOUR).clip(0, len(self.cum) - 1)
+        return float(self.cum[j] - self.cum[i]) / self.per_day
+
+
 @dataclass
 class History:
     events: int
@@ -158,10 +176,14 @@ def write_history(engine: Engine, app_id: str, *, start: int, end: int, leads: i
         visitors.append(v)
         arrivals.append(first)
     steps: list[tuple[Visitor, str, list[Step]]] = []
+    traffic = _TrafficTime(start, end + 180 * DAY)
     for v, first in zip(visitors, arrivals, strict=True):
         life = 0 if rng.random() < 0.4 else int(rng.exponential(12) * DAY)
-        n = 1 if life == 0 else 1 + int(rng.poisson(life / DAY / 2))
-        for s in _session_starts(rng, first, min(first + life, end - 10 * 60_000), min(n, 30)):
+        # A visit every second average day (in traffic time) over the whole life; the
+        # visits after now are dropped, so leads that arrived lately are not crowded.
+        n = 1 if life == 0 else 1 + int(rng.poisson(traffic.days(first, first + life) / 2))
+        starts = _session_starts(rng, first, first + life, min(n, 30))
+        for s in [t for t in starts if t < end - 10 * 60_000]:
             session = [st for st in visit(rng, v, s) if st.timestamp < end]
             steps.append((v, "s_" + uuid.uuid4().hex, session))
     events: list[tuple[Visitor, Event]] = []

@@ -1,11 +1,12 @@
-"""Charts that follow the widget palette (light or dark): backgrounds, axes, series colours."""
+"""Charts that follow the widget palette (light or dark): backgrounds, axes, series colours;
+and the plain-text labels the chart docks share."""
 
 from __future__ import annotations
 
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
 # Okabe-Ito: told apart with colour-vision deficiencies, readable on light and dark.
 SERIES = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#8C6D31",
@@ -58,3 +59,15 @@ def style_plot(plot: pg.PlotWidget, palette: QPalette) -> None:
 def palette_changed(event: QEvent) -> bool:
     """Whether a widget's changeEvent is a palette (theme) change it should restyle for."""
     return event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange)
+
+
+def text_label(text: str = "", name: str | None = None) -> QLabel:
+    """Plain text (never HTML) that wraps instead of widening its dock."""
+    label = QLabel(text)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    label.setWordWrap(True)
+    label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+    label.setMinimumWidth(40)
+    if name:
+        label.setObjectName(name)
+    return label

@@ -18,7 +18,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from growthkit.widgets.chart_theme import palette_changed, series_colour, style_plot
+from growthkit.widgets.chart_theme import (
+    palette_changed,
+    series_colour,
+    style_plot,
+    text_label,
+)
 from growthkit.widgets.formatting import (
     change_text,
     full_number,
@@ -63,12 +68,9 @@ class EventFrequencyWidget(QWidget):
         self.interval.setToolTip("Bucket size of the time series")
         self.interval.currentTextChanged.connect(
             lambda _: self.params_changed.emit(self.query_params()))
-        self.hover = QLabel("Point at a bar or the curve for its numbers; click a bar to "
-                            "filter by that event")
-        self.hover.setTextFormat(Qt.TextFormat.PlainText)
-        self.hover.setObjectName("eventFrequencyHover")
-        self.range_label = QLabel("")
-        self.range_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.hover = text_label("Point at a bar or the curve for its numbers; click a bar to "
+                                "filter by that event", "eventFrequencyHover")
+        self.range_label = text_label()
 
         self.bar_plot = pg.PlotWidget()
         self.bar_plot.setObjectName("eventFrequencyBars")

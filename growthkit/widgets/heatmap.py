@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from growthkit.widgets.chart_theme import palette_changed, style_plot
+from growthkit.widgets.chart_theme import palette_changed, style_plot, text_label
 from growthkit.widgets.formatting import full_number, short_number, span_text
 
 DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
@@ -61,11 +61,8 @@ class HeatmapWidget(QWidget):
         self.zone_box.setToolTip("The time zone the cells are counted in (IANA name)")
         self.zone_box.lineEdit().editingFinished.connect(self._zone_chosen)
         self.zone_box.activated.connect(lambda _: self._zone_chosen())
-        self.message = QLabel("")
-        self.message.setTextFormat(Qt.TextFormat.PlainText)
-        self.hover = QLabel("Point at a cell for its number")
-        self.hover.setTextFormat(Qt.TextFormat.PlainText)
-        self.hover.setObjectName("activityHeatmapHover")
+        self.message = text_label()
+        self.hover = text_label("Point at a cell for its number", "activityHeatmapHover")
 
         self.plot = pg.PlotWidget()
         self.plot.setObjectName("activityHeatmapPlot")
@@ -169,11 +166,26 @@ class HeatmapWidget(QWidget):
             t.setText(short_number(self.matrix[d].sum()))
         for h, t in enumerate(self.col_totals):
             t.setText(short_number(self.matrix[:, h].sum()))
+        self._fit_totals()
         item = self.plot.getPlotItem()
         item.setLabel("bottom", f"hour of day ({tz})")
         item.setTitle(f"{METRICS.get(metric, metric)} by weekday and hour · "
                       f"{span_text(data['from'], data['to'], tz)}", size="9pt")
         style_plot(self.plot, self.palette())
+
+    def resizeEvent(self, event) -> None:  # noqa: ANN001, N802 (Qt's name)
+        super().resizeEvent(event)
+        self._fit_totals()
+
+    def _fit_totals(self) -> None:
+        """Column totals where they fit: every hour, or every second one when the cells are
+        narrower than '1.2K' (the hover names every total)."""
+        vb = self.plot.getPlotItem().getViewBox()
+        cell = vb.width() / 26.2 if vb.width() else 40
+        widest = max((t.boundingRect().width() for t in self.col_totals), default=0)
+        step = 1 if cell >= widest + 2 or not widest else 2
+        for h, t in enumerate(self.col_totals):
+            t.setVisible(h % step == 0)
 
     def cell_text(self, day: int, hour: int) -> str:
         metric = self.data.get("metric", "events")
@@ -184,7 +196,8 @@ class HeatmapWidget(QWidget):
         total = self.matrix.sum()
         if metric == "events" and total:
             line += f" ({value / total * 100:.1f}% of {short_number(total)})"
-        return line
+        return (f"{line} · {DAYS[day]}s {full_number(self.matrix[day].sum())} · "
+                f"{hour:02d}:00 {full_number(self.matrix[:, hour].sum())}")
 
     def _hover(self, scene_pos: QPointF) -> None:
         vb = self.plot.getPlotItem().getViewBox()

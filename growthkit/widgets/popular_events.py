@@ -3,10 +3,10 @@ the previous period's count and rank, and the change (answers of GET /analytics/
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QVBoxLayout, QWidget
 
-from growthkit.widgets.chart_theme import change_colour
+from growthkit.widgets.chart_theme import change_colour, text_label
 from growthkit.widgets.formatting import change_text, full_number, span_text
 from growthkit.widgets.table_model import (
     RIGHT,
@@ -74,8 +74,7 @@ class PopularEventsWidget(QWidget):
         self.search.setPlaceholderText("Find an event…")
         self.search.setClearButtonEnabled(True)
         self.search.textChanged.connect(self.proxy.setFilterFixedString)
-        self.summary = QLabel("No data yet")
-        self.summary.setTextFormat(Qt.TextFormat.PlainText)
+        self.summary = text_label("No data yet")
         top = QHBoxLayout()
         top.addWidget(self.search, 1)
         layout = QVBoxLayout(self)

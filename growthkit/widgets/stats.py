@@ -6,6 +6,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont, QPalette
 from PySide6.QtWidgets import (
+    QBoxLayout,
     QFrame,
     QGridLayout,
     QLabel,
@@ -14,7 +15,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from growthkit.widgets.chart_theme import change_colour, muted_text, palette_changed
+from growthkit.widgets.chart_theme import (
+    change_colour,
+    muted_text,
+    palette_changed,
+    text_label,
+)
 from growthkit.widgets.formatting import (
     change_text,
     epoch_seconds,
@@ -118,14 +124,17 @@ class QuickStatsWidget(QWidget):
         self.top_view.setObjectName("quickStatsTopEvents")
         self.top_view.setToolTip("Double-click an event to filter every dock by it")
         self.top_view.doubleClicked.connect(self._filter_by_row)
-        self.note = QLabel("No data yet")
-        self.note.setTextFormat(Qt.TextFormat.PlainText)
-        self.note.setWordWrap(True)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 6, 6, 6)
-        layout.addLayout(self.grid)
-        layout.addWidget(self.top_view, 1)
-        layout.addWidget(self.note)
+        self.note = text_label("No data yet")
+        # Wide and short (a dock across the top): tiles and note left, top events right;
+        # otherwise one above the other.
+        left = QVBoxLayout()
+        left.addLayout(self.grid)
+        left.addWidget(self.note)
+        left.addStretch(1)
+        self.body = QBoxLayout(QBoxLayout.Direction.TopToBottom, self)
+        self.body.setContentsMargins(6, 6, 6, 6)
+        self.body.addLayout(left, 3)
+        self.body.addWidget(self.top_view, 2)
         self._layout_tiles(4)
 
     def changeEvent(self, event) -> None:  # noqa: ANN001, N802 (Qt's name)
@@ -149,6 +158,9 @@ class QuickStatsWidget(QWidget):
     def resizeEvent(self, event) -> None:  # noqa: ANN001, N802 (Qt's name)
         # Four tiles in a row when there is room, else two by two (or one above another).
         width = event.size().width()
+        wide = width >= 1100
+        self.body.setDirection(QBoxLayout.Direction.LeftToRight if wide
+                               else QBoxLayout.Direction.TopToBottom)
         self._layout_tiles(4 if width >= 640 else 2 if width >= 300 else 1)
         super().resizeEvent(event)
 
