@@ -10,9 +10,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-from PySide6.QtCore import QEvent, QPointF, Qt  # noqa: E402
-from PySide6.QtGui import QMouseEvent  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from PySide6.QtCore import Qt  # noqa: E402
+from qt_charts import bar_point, hover  # noqa: E402
 
 from growthkit.widgets.formatting import short_number  # noqa: E402
 from growthkit.widgets.frequency import OTHER, EventFrequencyWidget  # noqa: E402
@@ -94,22 +93,6 @@ def test_quick_stats_tiles_and_top_events_show_the_servers_numbers(qtbot, shop):
     assert sig.args == [{"event": ["signup_completed"]}]
 
 
-def hover(viewport, pos) -> None:  # noqa: ANN001
-    """The pointer moving onto pos (a plain move event: no button held)."""
-    event = QMouseEvent(QEvent.Type.MouseMove, QPointF(pos), QPointF(viewport.mapToGlobal(pos)),
-                        Qt.MouseButton.NoButton, Qt.MouseButton.NoButton,
-                        Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(viewport, event)
-
-
-def _bar_point(w: EventFrequencyWidget, name: str):  # noqa: ANN202
-    """Where the bar of `name` is on screen (viewport coordinates)."""
-    row = [b["eventName"] for b in w.bars].index(name)
-    vb = w.bar_plot.getPlotItem().getViewBox()
-    scene = vb.mapViewToScene(QPointF(w.bars[row]["count"] / 2, len(w.bars) - 1 - row))
-    return w.bar_plot.mapFromScene(scene)
-
-
 def test_event_frequency_bars_series_hover_and_click_to_filter(qtbot, shop):
     t = shop.t
     w = shown(qtbot, EventFrequencyWidget())
@@ -132,20 +115,20 @@ def test_event_frequency_bars_series_hover_and_click_to_filter(qtbot, shop):
     assert w.series_plot.getPlotItem().getAxis("bottom").labelText == "time (UTC)"
     assert "4 events · ▲ 300% vs previous" in w.range_label.text()
     # Hovering a bar names its numbers; the series hover names the bucket's.
-    hover(w.bar_plot.viewport(), _bar_point(w, "signup_completed"))
+    hover(w.bar_plot.viewport(), bar_point(w, "signup_completed"))
     qtbot.waitUntil(lambda: w.hover.text().startswith("signup_completed: 1 events (25.0%)"))
     assert "18:00: 4 events" in w.point_text(int(np.argmax(total)))
     # A click on a bar asks every dock to filter by that event.
     with qtbot.waitSignal(w.filter_requested) as sig:
         qtbot.mouseClick(w.bar_plot.viewport(), Qt.MouseButton.LeftButton,
-                         pos=_bar_point(w, "page_viewed"))
+                         pos=bar_point(w, "page_viewed"))
     assert sig.args == [{"event": ["page_viewed"]}]
     # Top 1: the rest becomes "other", which is not a filter.
     w.top_n.setValue(1)
     assert [(b["eventName"], b["count"]) for b in w.bars] == [("page_viewed", 3), (OTHER, 1)]
     with qtbot.assertNotEmitted(w.filter_requested):
         qtbot.mouseClick(w.bar_plot.viewport(), Qt.MouseButton.LeftButton,
-                         pos=_bar_point(w, OTHER))
+                         pos=bar_point(w, OTHER))
 
 
 def test_refresh_keeps_the_users_zoom_selection_and_scroll(qtbot, shop):

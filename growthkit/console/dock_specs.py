@@ -38,18 +38,19 @@ def default_docks() -> list[DockSpec]:
     from growthkit.widgets.stats import QuickStatsWidget
 
     below, beside = Qt.Orientation.Vertical, Qt.Orientation.Horizontal
-    # Quick stats across the top; filters | charts (frequency over heatmap) | the live feed
-    # over popular events.
+    # Three columns: filters | quick stats over event frequency over the heatmap | the live
+    # feed over popular events (the lead docks are tabs behind it).
     return [
-        DockSpec(QuickStatsWidget, result("stats"), Refresh.LIVE, TOP, size=215),
-        DockSpec(FiltersWidget, event_names, Refresh.LIVE, LEFT, size=290),
+        DockSpec(FiltersWidget, event_names, Refresh.LIVE, LEFT, width=290),
+        DockSpec(QuickStatsWidget, result("stats"), Refresh.LIVE, split_from="filters",
+                 split=beside, width=720, height=230),
         DockSpec(EventFrequencyWidget, result("event_frequency"), Refresh.LIVE,
-                 split_from="filters", split=beside, size=720),
+                 split_from="quickStats", split=below, height=330),
         DockSpec(HeatmapWidget, result("heatmap"), Refresh.LIVE, split_from="eventFrequency",
-                 split=below),
-        DockSpec(LiveFeedWidget, latest_activities, Refresh.ONCE, RIGHT, size=590),
+                 split=below, height=330),
+        DockSpec(LiveFeedWidget, latest_activities, Refresh.ONCE, RIGHT, width=590),
         # The same query as the frequency chart's (a cache hit on the server).
         DockSpec(PopularEventsWidget, result("event_frequency"), Refresh.LIVE,
-                 split_from="liveFeed", split=below, size=300),
+                 split_from="liveFeed", split=below, height=450),
         *LeadDocks().specs(),
     ]

@@ -74,7 +74,8 @@ class DockSpec:
     # Placed beside (Horizontal) or below (Vertical) this dock instead of at `area`'s end.
     split_from: str | None = None
     split: Qt.Orientation = Qt.Orientation.Horizontal
-    size: int | None = None  # default width (left/right, beside) or height (top/bottom, below)
+    width: int | None = None  # default size in pixels (applied once the window is shown)
+    height: int | None = None
 
 
 def result(call: str, *keys: str, **fixed: Any) -> Loader:

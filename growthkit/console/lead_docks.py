@@ -135,9 +135,12 @@ class LeadDocks:
         from growthkit.widgets.segments import SegmentsWidget
 
         return [
-            DockSpec(LeadsWidget, load_leads, Refresh.ONCE, LEFT, connect=self.connect_leads),
+            # Tabs behind the founders' view (picking a lead raises its profile).
+            DockSpec(LeadsWidget, load_leads, Refresh.ONCE, LEFT, tab_with="popularEvents",
+                     connect=self.connect_leads),
             DockSpec(LeadProfileWidget, lambda s, c: load_profile(s, c, self.pagers),
-                     Refresh.ONCE, BOTTOM, follows_lead=True, connect=self.connect_profile),
+                     Refresh.ONCE, BOTTOM, tab_with="popularEvents", follows_lead=True,
+                     connect=self.connect_profile),
             DockSpec(FunnelWidget, None, Refresh.ONCE, BOTTOM, tab_with="lead_profile",
                      connect=self.connect_funnel),
             DockSpec(SegmentsWidget, lambda s, c: s.segments().to_json(), Refresh.FILTER,

@@ -256,18 +256,19 @@ class MainWindow(QMainWindow):
 
     def apply_default_sizes(self) -> None:
         """The specs' default widths and heights (call once the window is shown)."""
-        horizontal = Qt.DockWidgetArea.LeftDockWidgetArea | Qt.DockWidgetArea.RightDockWidgetArea
-        wide, tall = [], []
-        for d in self.docks.values():
-            if d.spec.size is None or d.spec.tab_with:
-                continue
-            across = (d.spec.split is Qt.Orientation.Horizontal) if d.spec.split_from else \
-                bool(d.spec.area & horizontal)
-            (wide if across else tall).append((d.dock, d.spec.size))
-        for pairs, orientation in ((wide, Qt.Orientation.Horizontal),
-                                   (tall, Qt.Orientation.Vertical)):
+        for attr, orientation in (("width", Qt.Orientation.Horizontal),
+                                  ("height", Qt.Orientation.Vertical)):
+            pairs = [(d.dock, getattr(d.spec, attr)) for d in self.docks.values()
+                     if getattr(d.spec, attr) and not d.spec.tab_with]
             if pairs:
                 self.resizeDocks([p[0] for p in pairs], [p[1] for p in pairs], orientation)
+        # The first dock of each tab group is the one showing.
+        for d in self.docks.values():
+            root = d
+            while root.spec.tab_with and root.spec.tab_with in self.docks:
+                root = self.docks[root.spec.tab_with]
+            if root is not d:
+                root.dock.raise_()
 
     def focus_dock(self, dock: QDockWidget) -> None:
         dock.setVisible(True)

@@ -156,12 +156,16 @@ class QuickStatsWidget(QWidget):
             self.grid.addWidget(tile, n // columns, n % columns)
 
     def resizeEvent(self, event) -> None:  # noqa: ANN001, N802 (Qt's name)
-        # Four tiles in a row when there is room, else two by two (or one above another).
+        # Wide: tiles beside the top events (four in a row, or two by two); narrow: the
+        # tiles above the table, as many in a row as fit.
         width = event.size().width()
-        wide = width >= 1100
-        self.body.setDirection(QBoxLayout.Direction.LeftToRight if wide
+        beside = width >= 600
+        self.body.setDirection(QBoxLayout.Direction.LeftToRight if beside
                                else QBoxLayout.Direction.TopToBottom)
-        self._layout_tiles(4 if width >= 640 else 2 if width >= 300 else 1)
+        if beside:
+            self._layout_tiles(4 if width >= 1100 else 2)
+        else:
+            self._layout_tiles(4 if width >= 640 else 2 if width >= 300 else 1)
         super().resizeEvent(event)
 
     def show_data(self, data: dict) -> None:
