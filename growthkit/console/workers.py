@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, QThreadPool, Signal
 
 log = logging.getLogger(__name__)
 
@@ -19,12 +19,14 @@ class _JobSignals(QObject):
     finished = Signal()
 
 
-class Job(QRunnable):
-    """One call run on a pool thread; its answer or exception comes back as a signal."""
+class Job:
+    """One call run on a pool thread; its answer or exception comes back as a signal.
+
+    The pool is handed the bound `run` (Qt wraps it in a runnable it owns and deletes), not
+    a Python QRunnable: a Python-owned runnable released on the GUI thread while the pool
+    thread is still returning from `run()` is a use-after-free."""
 
     def __init__(self, fn: Callable[[], Any]) -> None:
-        super().__init__()
-        self.setAutoDelete(False)  # the pool keeps the Python object until it has reported
         self.fn = fn
         self.signals = _JobSignals()
         self.cancelled = threading.Event()
@@ -73,7 +75,7 @@ class WorkerPool(QObject):
         job.signals.failed.connect(on_error)
         job.signals.finished.connect(lambda j=job: self._jobs.discard(j))
         self._jobs.add(job)
-        self.pool.start(job)
+        self.pool.start(job.run)
         return job
 
     def submit_long(self, fn: Callable[[], Any]) -> None:
@@ -82,7 +84,7 @@ class WorkerPool(QObject):
             job = Job(fn)
             self._jobs.add(job)
             job.signals.finished.connect(lambda j=job: self._jobs.discard(j))
-            self.long_pool.start(job)
+            self.long_pool.start(job.run)
 
     def active(self) -> int:
         return self.pool.activeThreadCount() + self.long_pool.activeThreadCount()
