@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from PySide6.QtCore import QEvent
 from PySide6.QtWidgets import QApplication
 
 from growthkit.console.app import Console
@@ -42,13 +43,18 @@ class ConsoleOpener:
         return console
 
     def close_all(self) -> None:
+        """Close and delete every console on the GUI thread now. Left to Python's garbage
+        collector, a window could be destroyed on a worker thread (the collector runs in
+        whichever thread allocates), leaving its timers to fire on freed memory."""
         for console in self.consoles:
             if console.window is not None:
                 console.window.close()
             console.shutdown()
-            if console.dialog is not None:
-                console.dialog.close()
+            for obj in (console.window, console.dialog, console):
+                if obj is not None:
+                    obj.deleteLater()
         self.consoles.clear()
+        QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
 
 
 def wait_loaded(qtbot: Any, window: MainWindow, *names: str) -> None:

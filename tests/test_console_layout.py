@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QByteArray
+from PySide6.QtWidgets import QApplication
 
 from growthkit.console.dock_specs import default_docks
 from growthkit.console.main_window import MainWindow, Session
@@ -14,7 +15,7 @@ from growthkit.console.workers import WorkerPool
 def window(qtbot, settings: ConsoleSettings) -> MainWindow:
     # No source is needed to lay out docks: nothing is loaded until start().
     w = MainWindow(Session(source=None, url="http://127.0.0.1:1"), default_docks(),
-                   WorkerPool(), settings)
+                   WorkerPool(QApplication.instance()), settings)
     qtbot.addWidget(w)
     w.show()
     qtbot.waitExposed(w)
