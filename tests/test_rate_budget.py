@@ -134,3 +134,35 @@ def test_redis_budgets_expire_on_their_own(server):
     assert len(keys) == 5
     assert all(0 < redis.pttl(k) <= 120_000 for k in keys)
     redis.close()
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="GROWTHKIT_TEST_REDIS_URL not set")
+@pytest.mark.parametrize("backend", [("sqlite", "redis")], indirect=True)
+def test_redis_outage_answers_503_not_500_and_recovers(database_url):
+    """With the shared limiter unreachable nothing is stored and the answer is a 503 the
+    tracker retries; once Redis is back, ingest resumes without a restart."""
+    from fastapi.testclient import TestClient
+    from harness import Server, make_settings
+    from tcp_proxy import TcpProxy
+    from test_writer import wait_until
+
+    from growthkit.server.app import create_app
+
+    proxy, url = TcpProxy.for_url(REDIS_URL)
+    app = create_app(make_settings(database_url, url))
+    try:
+        with TestClient(app) as client:
+            server = Server(client=client, engine=app.state.growthkit.engine)
+            keys = server.create_app()
+            assert server.track(keys.public, batch(ev("before"))).status_code == 200
+            proxy.cut()
+            r = server.track(keys.public, batch(ev("during")))
+            assert r.status_code == 503 and r.headers["Retry-After"] == "1"
+            assert "rate limiter (Redis) is unreachable" in r.json()["error"]
+            proxy.restore()
+            wait_until(lambda: server.track(keys.public, batch(ev("during"))).status_code
+                       == 200)
+            ids = sorted(x.id for x in server.rows("SELECT id FROM activities"))
+            assert ids == ["before", "during"]
+    finally:
+        proxy.cut()

@@ -97,14 +97,19 @@ class Budget:
             await self.state.limiter.refund(self._app_events, len(items))
 
     async def settle(self, stored: Sequence[Event] | None) -> None:
-        """Refund what was admitted but not stored (`stored` None: the write failed)."""
+        """Refund what was admitted but not stored (`stored` None: nothing was stored, e.g.
+        the write failed or admission itself could not finish)."""
         limiter = self.state.limiter
-        kept = Counter(e.fingerprint for e in stored or ())
+        if stored is None:
+            grants = [*self._by_fp.values(), self._app_events, self._new_leads]
+            for grant in grants:
+                if grant is not None:
+                    await limiter.refund(grant, grant.granted)
+            return
+        kept = Counter(e.fingerprint for e in stored)
         admitted = Counter(e.fingerprint for _, e in self.accepted)
         for fingerprint, n in admitted.items():
             if n > kept[fingerprint]:
                 await limiter.refund(self._by_fp[fingerprint], n - kept[fingerprint])
         if self._app_events is not None:
-            await limiter.refund(self._app_events, len(self.accepted) - len(stored or ()))
-        if self._new_leads is not None and stored is None:
-            await limiter.refund(self._new_leads, self._new_leads.granted)
+            await limiter.refund(self._app_events, len(self.accepted) - len(stored))

@@ -16,12 +16,15 @@ one script call per grant.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from math import ceil, floor
 
+log = logging.getLogger("growthkit.ratelimit")
 WINDOW_SECONDS = 60
+REDIS_TIMEOUT_S = 1.0  # a Redis that does not answer fails the request fast (503)
 MAX_MEMORY_KEYS = 250_000  # beyond this the least recently used budgets are forgotten
 
 # KEYS: current window, previous window. ARGV: n, limit, weight of the previous window,
@@ -46,6 +49,10 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
 end
 return 0
 """
+
+
+class LimiterUnavailable(RuntimeError):
+    """The shared limiter (Redis) could not be asked; nothing was granted."""
 
 
 @dataclass
@@ -121,7 +128,8 @@ class RedisWindows:
     def __init__(self, url: str):
         from redis.asyncio import Redis
 
-        self.redis = Redis.from_url(url)
+        self.redis = Redis.from_url(url, socket_timeout=REDIS_TIMEOUT_S,
+                                    socket_connect_timeout=REDIS_TIMEOUT_S)
         self._grant = self.redis.register_script(GRANT_SCRIPT)
         self._refund = self.redis.register_script(REFUND_SCRIPT)
 
@@ -153,7 +161,10 @@ class EventRateLimiter:
     async def grant(self, key: tuple[str, ...], n: int, per_minute: int) -> Grant:
         now = time.time()
         if self.redis is not None:
-            granted = await self.redis.grant(key, n, per_minute, now)
+            try:
+                granted = await self.redis.grant(key, n, per_minute, now)
+            except Exception as exc:  # redis errors, timeouts: the limit cannot be checked
+                raise LimiterUnavailable(type(exc).__name__) from exc
         else:
             granted = self.memory.grant(key, n, per_minute, now)
         return Grant(key, _window(now)[0], granted,
@@ -166,7 +177,10 @@ class EventRateLimiter:
             return
         grant.granted -= n
         if self.redis is not None:
-            await self.redis.refund(grant.key, grant.window, n)
+            try:
+                await self.redis.refund(grant.key, grant.window, n)
+            except Exception as exc:  # a lost refund only makes the limit a little stricter
+                log.warning("rate-limit refund failed: %s", type(exc).__name__)
         else:
             self.memory.refund(grant.key, grant.window, n)
 

@@ -22,6 +22,7 @@ from growthkit.server.errors import (
     status_of,
     store_unavailable,
 )
+from growthkit.server.ratelimit import LimiterUnavailable
 from growthkit.server.user_agents import describe_user_agent
 from growthkit.server.writer import StoreUnavailable, UnstorableBatch
 
@@ -131,7 +132,13 @@ async def track(request: Request) -> Response:
         return _failed(422, exc.message)
 
     budget = Budget(state, app)
-    accepted = await budget.admit(parsed)
+    try:
+        accepted = await budget.admit(parsed)
+    except LimiterUnavailable:
+        await budget.settle(None)
+        raise store_unavailable("the rate limiter (Redis) is unreachable, no events were "
+                                "stored; retry with the same ids after the Retry-After "
+                                "delay") from None
     stored = duplicates = 0
     if accepted:
         try:
