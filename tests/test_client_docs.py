@@ -71,7 +71,13 @@ def test_every_example_in_docs_client_md_runs(live_server, tmp_path, monkeypatch
     assert "up " in printed and "needs the app's secret key" in printed
     assert "export cancelled" in printed
     assert sorted(p.name for p in work.iterdir()) == [
-        "signups.csv", "week.parquet"]
+        "shop.gksnap", "signups.csv", "week.parquet"]
+    assert "a read-only copy" in printed
+    # The cache's first sync fetched every event stored before it (the Tracker's came later).
+    synced = live_server.scalar("SELECT count(*) FROM activities WHERE app_id = :a AND "
+                                "event_name <> 'invoice_paid'", a=app.id)
+    assert f"{synced} events fetched" in printed
+    assert len(list((tmp_path / "data" / "growthkit" / "cache").glob("*.db"))) == 1
     assert namespace["resume_from"] is not None
     assert live_server.scalar("SELECT count(*) FROM activities WHERE event_name = "
                               "'invoice_paid'") == 1

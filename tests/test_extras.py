@@ -17,7 +17,7 @@ from growthkit.cli import SUBCOMMANDS
 
 SERVER_ONLY = ["fastapi", "starlette", "uvicorn", "pydantic_settings", "limits", "redis",
                "ua_parser", "psycopg", "asgi_lifespan"]
-CONSOLE_ONLY = ["PySide6", "shiboken6", "pyqtgraph", "sqlite_utils", "keyring"]
+CONSOLE_ONLY = ["PySide6", "shiboken6", "pyqtgraph", "keyring"]
 
 BLOCKER = textwrap.dedent("""
     import importlib.abc, sys
@@ -63,6 +63,28 @@ def test_the_client_extra_works_without_the_server_and_console(live_server, tmp_
         assert not any(m.split(".")[0] in ("fastapi", "ua_parser", "PySide6")
                        for m in sys.modules)
     """, live_server.base_url, app.secret, app.public, str(tmp_path / "queue.sqlite3"))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["2", "2"]
+
+
+@pytest.mark.parametrize("backend", [("sqlite", "memory")], indirect=True)
+def test_the_client_extra_snapshots_and_opens_them_offline(live_server, tmp_path):
+    app = live_server.create_app("Offline")
+    live_server.track(app.public, {"fingerprint": "fp_1", "events": [
+        {"eventName": "page_viewed"}, {"eventName": "signup"}]})
+    path = tmp_path / "offline.gksnap"
+    made = run(SERVER_ONLY + CONSOLE_ONLY, CLI, "snapshot", "--url", live_server.base_url,
+               "--key", app.secret, "-o", str(path), "--quiet")
+    assert made.returncode == 0, made.stderr
+    assert "2 events" in made.stdout
+    out = run(SERVER_ONLY + CONSOLE_ONLY, """
+        import sys
+        from growthkit.api_client.local import LocalSource
+        with LocalSource(sys.argv[1]) as source:
+            print(source.stats().events, source.lead("fp_1").events)
+        assert not any(m.split(".")[0] in ("fastapi", "ua_parser", "PySide6")
+                       for m in sys.modules)
+    """, str(path))
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["2", "2"]
 

@@ -88,6 +88,11 @@ class Replica:
     def meta(self) -> dict[str, Any]:
         return read_meta(self.conn)
 
+    def schema_revision(self) -> str | None:
+        """The core migration the file is at (Alembic's version table)."""
+        row = self.conn.execute("SELECT version_num FROM alembic_version").fetchone()
+        return row[0] if row else None
+
     def set_meta(self, **values: Any) -> None:
         with self.db.atomic():
             self.db[META_TABLE].insert_all(

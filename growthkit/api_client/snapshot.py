@@ -173,7 +173,7 @@ def take_snapshot(client: Client, path: str | os.PathLike[str], *, start: Any = 
                 "appId": app["id"], "appName": app["name"],
                 "from": to_iso(start_ms), "to": to_iso(end_ms), "eventNames": names,
                 "takenAt": to_iso(now_ms()), "counts": counts,
-                "growthkitVersion": __version__}
+                "growthkitVersion": __version__, "schema": replica.schema_revision()}
         replica.set_meta(**meta)
         _check(cancelled)
         replica.finish()
