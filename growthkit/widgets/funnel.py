@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from growthkit.widgets.chart_theme import palette_changed, style_plot
 from growthkit.widgets.lead_sessions import table
 from growthkit.widgets.rows_model import ROW_ROLE, Column, RowsModel, key
 from growthkit.widgets.saved import SavedItems, saved_funnels, saved_segments
@@ -176,8 +177,19 @@ class FunnelWidget(QWidget):
         self._layout()
         self._connect()
         self._reload_saved()
+        self._style_plots()
         for _ in range(MIN_STEPS):
             self.add_step()
+
+
+    def _style_plots(self) -> None:
+        for plot in (self.chart, self.histogram,):
+            style_plot(plot, self.palette())
+
+    def changeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().changeEvent(event)
+        if palette_changed(event):
+            self._style_plots()
 
     def _layout(self) -> None:
         saved = QHBoxLayout()

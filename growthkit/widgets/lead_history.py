@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from growthkit.widgets.chart_theme import palette_changed, style_plot
 from growthkit.widgets.lead_sessions import table
 from growthkit.widgets.rows_model import Column, RowsModel, key
 from growthkit.widgets.times import epoch_seconds, local
@@ -111,6 +112,17 @@ class HistoryTab(QWidget):
         self.go.clicked.connect(self.reload)
         self.jump_go.clicked.connect(self.jump_to_date)
         self.table.verticalScrollBar().valueChanged.connect(self._scrolled)
+        self._style_plots()
+
+
+    def _style_plots(self) -> None:
+        for plot in (self.daily, self.hours, self.weekdays,):
+            style_plot(plot, self.palette())
+
+    def changeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().changeEvent(event)
+        if palette_changed(event):
+            self._style_plots()
 
     def _day_start(self, day: QDate) -> str:
         tz = self.tz or dt.datetime.now().astimezone().tzinfo

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from growthkit.widgets.chart_theme import palette_changed, style_plot
 from growthkit.widgets.rows_model import Column, RowsModel
 from growthkit.widgets.times import epoch_seconds, gap_label, local, parse, zone_name
 
@@ -172,6 +173,17 @@ class TimelineTab(QWidget):
         self.end.dateChanged.connect(lambda _d: self.ranged.isChecked() and self.reload())
         self.table.verticalScrollBar().valueChanged.connect(self._scrolled)
         self.set_time_zone(None)
+        self._style_plots()
+
+
+    def _style_plots(self) -> None:
+        for plot in (self.plot,):
+            style_plot(plot, self.palette())
+
+    def changeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().changeEvent(event)
+        if palette_changed(event):
+            self._style_plots()
 
     def set_time_zone(self, tz: ZoneInfo | None) -> None:
         self.tz = tz
