@@ -11,6 +11,9 @@ import os
 # Qt widgets run offscreen in tests; keys never reach a real OS keyring.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+# The console's local caches go to a folder of the test run, not the user's data folder.
+os.environ.setdefault("GROWTHKIT_CONSOLE_CACHE",
+                      __import__("tempfile").mkdtemp(prefix="growthkit-console-cache-"))
 
 import uuid  # noqa: E402 (after the environment the imports below read)
 from collections.abc import Iterator

@@ -1,5 +1,6 @@
-"""The server going away mid-session: the console says so, keeps what it shows, reconnects
-by itself and the live feed resumes with every event missed, none twice."""
+"""The server going away mid-session: the console says so, keeps what it shows, answers from
+the local cache, reconnects by itself and the live feed resumes with every event missed,
+none twice."""
 
 from __future__ import annotations
 
@@ -34,6 +35,9 @@ def test_server_gone_then_back_resumes_the_feed_without_gaps(qtbot, live_server,
         feed = window.feed()
         track(live_server, keys, "fp_live", 2)
         qtbot.waitUntil(lambda: feed.model.rowCount() == 5, timeout=WAIT_MS)
+        qtbot.waitUntil(lambda: window.fallback is not None, timeout=WAIT_MS)  # cache opened
+        window.sync_cache()  # as every refresh does: the cache takes the two live events too
+        qtbot.waitUntil(lambda: not window._syncing, timeout=WAIT_MS)
 
         proxy.cut()
         qtbot.waitUntil(lambda: window.connection_state == "offline", timeout=WAIT_MS)
@@ -41,10 +45,16 @@ def test_server_gone_then_back_resumes_the_feed_without_gaps(qtbot, live_server,
         assert window.statusBar().currentMessage().startswith("Server unreachable")
         assert feed.offline_banner.isVisible()
         assert feed.model.rowCount() == 5  # what it had is still shown
-        window.reload(None)  # F5 while away: each dock says why, none is emptied
-        qtbot.waitUntil(lambda: window.docks["filters"].frame.error.isVisible(),
+        assert window.store_label.text() == "store: local cache (server away)"
+        filters = window.docks["filters"]
+        window.reload(None)  # F5 while away: the docks answer from the local cache
+        qtbot.waitUntil(lambda: "from the local cache" in filters.frame.refreshed_label.text(),
                         timeout=2 * WAIT_MS)
-        assert window.docks["filters"].widget.event_names() == ["page_viewed"]
+        # what the cache holds (PostgreSQL's sync may leave the newest seconds for the next)
+        [cached] = window.fallback.event_frequency().to_json()["events"]
+        assert cached["count"] >= 3
+        assert filters.widget.names.item(0).text() == f"page_viewed  ({cached['count']})"
+        assert not filters.frame.error.isVisible()
 
         track(live_server, keys, "fp_during", 4)  # stored while the console cannot see
         proxy.restore()
@@ -57,7 +67,8 @@ def test_server_gone_then_back_resumes_the_feed_without_gaps(qtbot, live_server,
         stored = [row[0] for row in live_server.rows(
             "SELECT id FROM activities ORDER BY seq DESC")]
         assert feed_ids(feed) == stored  # every event, newest first, none twice
-        qtbot.waitUntil(lambda: not window.docks["filters"].frame.error.isVisible(),
+        qtbot.waitUntil(lambda: "local cache" not in filters.frame.refreshed_label.text(),
                         timeout=WAIT_MS)
+        assert window.store_label.text().startswith("store: server")
     finally:
         proxy.close()

@@ -96,6 +96,12 @@ class Console(QObject):
         self.tray = TrayAlerts(window, self.settings, self)
         window.settings_action.triggered.connect(self.show_settings)
         window.start()
+        if not session.offline:
+            from growthkit.console.offline_cache import open_cache
+
+            client, app_id = session.source, session.app_id
+            self.workers.submit(lambda: open_cache(client, app_id), window.set_cache,
+                                lambda exc: log.warning("no local cache: %s", exc))
         return window
 
     def _add_menus(self, window: MainWindow) -> None:

@@ -48,6 +48,7 @@ class DockFrame(QWidget):
         self.refreshed_label.setObjectName("lastRefreshed")
         self.refreshed_label.setTextFormat(Qt.TextFormat.PlainText)
         self.refreshed_at: dt.datetime | None = None
+        self.note = ""
 
         footer = QHBoxLayout()
         footer.setContentsMargins(6, 0, 6, 2)
@@ -75,11 +76,15 @@ class DockFrame(QWidget):
         self.error.setText(message or "")
         self.error.setVisible(bool(message))
 
-    def mark_refreshed(self, when: dt.datetime | None = None) -> None:
+    def mark_refreshed(self, when: dt.datetime | None = None, note: str = "") -> None:
+        """A fresh answer is shown; `note` says where it came from when not the server."""
         self.refreshed_at = when or dt.datetime.now(dt.UTC)
+        self.note = note
         self.set_error(None)
         self._show_age()
 
     def _show_age(self) -> None:
         text = ago(self.refreshed_at)
-        self.refreshed_label.setText(text if self.refreshed_at is None else f"updated {text}")
+        if self.refreshed_at is not None:
+            text = f"updated {text}" + (f" · {self.note}" if self.note else "")
+        self.refreshed_label.setText(text)

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QTo
 from growthkit.console.dock_frame import DockFrame
 from growthkit.console.docks import DockSpec, LoadContext, Refresh
 from growthkit.console.live import LiveStream
+from growthkit.console.offline_cache import server_away
 from growthkit.console.settings import ConsoleSettings
 from growthkit.console.workers import WorkerPool
 from growthkit.widgets.filters import FilterChips
@@ -95,6 +96,9 @@ class MainWindow(QMainWindow):
         self.refresh_timer.timeout.connect(lambda: self.reload(Refresh.LIVE))
         self.set_refresh_seconds(settings.refresh_seconds)
 
+        self.cache: Any = None  # the LocalCache, once opened and synced on a worker
+        self.fallback: Any = None  # a LocalSource on it: answers while the server is away
+        self._syncing = False
         self.stream: LiveStream | None = None
         if not session.offline:
             self.stream = LiveStream(session.source, workers, self)
@@ -216,6 +220,8 @@ class MainWindow(QMainWindow):
         an offline snapshot, or the local cache while the server is away."""
         if self.session.offline:
             return "offline snapshot"
+        if self.connection_state == "offline" and self.fallback is not None:
+            return "local cache (server away)"
         kind = f"server ({self.session.store})" if self.session.store else "server"
         return kind
 
@@ -302,11 +308,28 @@ class MainWindow(QMainWindow):
                 continue
             if self._wanted(spec, which, lead):
                 self._load(d, ctx)
+        if which in (None, Refresh.LIVE) and not lead:
+            self.sync_cache()
         if which is Refresh.LIVE:
             self.last_refresh = dt.datetime.now(dt.UTC)
             self.refresh_label.setText("refreshed " + self.last_refresh.astimezone()
                                        .strftime("%H:%M:%S"))
         self.refreshed.emit()
+
+    # -- the local cache
+    def set_cache(self, opened: tuple[Any, Any]) -> None:
+        self.cache, self.fallback = opened
+
+    def sync_cache(self) -> None:
+        """Fetch what is new into the cache (on a worker; one sync at a time)."""
+        if self.cache is None or self._syncing or self.connection_state == "offline":
+            return
+        self._syncing = True
+
+        def done(_: Any = None) -> None:
+            self._syncing = False
+
+        self.workers.submit(self.cache.sync, done, done)
 
     @staticmethod
     def _wanted(spec: DockSpec, which: Refresh | None, lead: bool) -> bool:
@@ -329,12 +352,20 @@ class MainWindow(QMainWindow):
         d.generation += 1
         generation = d.generation
         d.frame.set_busy(True)
-        source, load = self.session.source, d.spec.load
-        self.workers.submit(lambda: load(source, ctx),
-                            lambda data: self._loaded(d, generation, data),
+        source, load, fallback = self.session.source, d.spec.load, self.fallback
+
+        def run() -> tuple[Any, bool]:
+            try:
+                return load(source, ctx), False
+            except Exception as exc:  # server away: answer from the local cache if there is one
+                if fallback is None or not server_away(exc):
+                    raise
+                return load(fallback, ctx), True
+
+        self.workers.submit(run, lambda answer: self._loaded(d, generation, *answer),
                             lambda exc: self._failed(d, generation, exc))
 
-    def _loaded(self, d: Dock, generation: int, data: Any) -> None:
+    def _loaded(self, d: Dock, generation: int, data: Any, cached: bool = False) -> None:
         if self._closing or generation != d.generation:
             return
         d.answered += 1
@@ -347,8 +378,8 @@ class MainWindow(QMainWindow):
             log.exception("dock %s could not show its data", d.dock.objectName())
             d.frame.set_error(f"could not show this answer: {error_text(exc)}")
             return
-        d.frame.mark_refreshed()
-        if d.dock.objectName() == "liveFeed":
+        d.frame.mark_refreshed(note="from the local cache (server away)" if cached else "")
+        if d.dock.objectName() == "liveFeed" and not cached:
             self._start_stream(data)
 
     def _failed(self, d: Dock, generation: int, exc: BaseException) -> None:
@@ -404,6 +435,7 @@ class MainWindow(QMainWindow):
         was = self.connection_state
         self.connection_state = state
         self._show_connection(message)
+        self.store_label.setText(f"store: {self.store_kind()}")
         if state == "offline":
             self.statusBar().showMessage(
                 f"Server unreachable — showing what was loaded; reconnecting… ({message})")
