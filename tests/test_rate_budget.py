@@ -62,9 +62,10 @@ def test_app_events_ceiling(server):
     body = r.json()
     assert r.status_code == 200 and body["accepted"] == 5 and r.headers["Retry-After"]
     assert [x["index"] for x in body["rejected"]] == [5, 6, 7, 8, 9]
-    assert body["rejected"][0]["error"] == "app ceiling: over 15 events per minute for this app"
+    assert body["rejected"][0]["error"] == ("rate limit: over 15 events per minute for this "
+                                            "app (appEventsPerMinute)")
     r = server.track(app.public, batch(ev("c"), fingerprint="fp_3"))
-    assert r.status_code == 429 and "app ceiling" in r.json()["error"]
+    assert r.status_code == 429 and "appEventsPerMinute" in r.json()["error"]
     # The refused events were not charged to their fingerprint either.
     r = server.client.patch("/api/v1/app", json={"appEventsPerMinute": None}, headers=headers)
     assert r.status_code == 200 and r.json()["settings"]["appEventsPerMinute"] is None

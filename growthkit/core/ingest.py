@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import orjson
-from sqlalchemy import Connection, case, select, tuple_
+from sqlalchemy import Connection, case, select
 
 from growthkit.core.events import Event
 from growthkit.core.schema import leads
@@ -40,16 +40,24 @@ def _assign_sessions(conn: Connection, batches: Sequence[BatchWrite]) -> dict:
 
     Returns the lead session state to persist: {(app, fp): (session_id, last_event_at)}.
     """
-    needing = sorted({(b.app_id, e.fingerprint) for b in batches for e in b.events
-                      if e.session_id is None})
+    needing: dict[str, set[str]] = {}
+    for b in batches:
+        for e in b.events:
+            if e.session_id is None:
+                needing.setdefault(b.app_id, set()).add(e.fingerprint)
     state: dict[tuple[str, str], tuple[str | None, int | None]] = {}
-    for i in range(0, len(needing), CHUNK):
-        keys = needing[i:i + CHUNK]
-        rows = conn.execute(select(leads.c.app_id, leads.c.fingerprint, leads.c.last_session_id,
-                                   leads.c.last_event_at)
-                            .where(tuple_(leads.c.app_id, leads.c.fingerprint).in_(keys)))
-        for r in rows:
-            state[(r.app_id, r.fingerprint)] = (r.last_session_id, r.last_event_at)
+    # Per app, `app_id = ? AND fingerprint IN (…)`: the unique index answers it on both
+    # stores (SQLite scans the whole table for a row-value IN, so ingest slowed down as
+    # leads accumulated).
+    for app_id, wanted in needing.items():
+        fingerprints = sorted(wanted)
+        for i in range(0, len(fingerprints), CHUNK):
+            rows = conn.execute(select(leads.c.fingerprint, leads.c.last_session_id,
+                                       leads.c.last_event_at)
+                                .where(leads.c.app_id == app_id,
+                                       leads.c.fingerprint.in_(fingerprints[i:i + CHUNK])))
+            for r in rows:
+                state[(app_id, r.fingerprint)] = (r.last_session_id, r.last_event_at)
     pending = sorted(((b.app_id, e) for b in batches for e in b.events if e.session_id is None),
                      key=lambda item: item[1].timestamp)
     for app_id, ev in pending:

@@ -4,7 +4,8 @@ Events are admitted against the fingerprint's budget (`rateLimitPerMinute`) and,
 app sets them, the app's ceilings (`appEventsPerMinute`, `appNewLeadsPerMinute`). The
 budgets are charged on admission, so concurrent requests cannot overshoot, and refunded
 after the write for every admitted event that was not stored: duplicates, and all of them
-when the write failed.
+when the write failed. Every refusal starts with "rate limit", which the trackers read as
+"keep the event and retry after Retry-After".
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ class Budget:
             self._app_events = grant = await limiter.grant((app.id, "events"), len(accepted),
                                                            ceiling)
             await self._drop(parsed, accepted[grant.granted:], grant,
-                             f"app ceiling: over {ceiling} events per minute for this app")
+                             f"rate limit: over {ceiling} events per minute for this app "
+                             "(appEventsPerMinute)")
             accepted = accepted[:grant.granted]
         if accepted and (ceiling := app.setting("appNewLeadsPerMinute")):
             accepted = await self._admit_new_leads(parsed, accepted, ceiling)
@@ -73,7 +75,8 @@ class Budget:
         refused = set(new[grant.granted:])
         if refused:
             await self._drop(parsed, [x for x in accepted if x[1].fingerprint in refused], grant,
-                             f"app ceiling: over {ceiling} new leads per minute for this app")
+                             f"rate limit: over {ceiling} new leads per minute for this app "
+                             "(appNewLeadsPerMinute)")
         return [x for x in accepted if x[1].fingerprint not in refused]
 
     def _known(self, fingerprints: Sequence[str]) -> set[str]:

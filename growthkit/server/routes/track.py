@@ -158,8 +158,8 @@ async def track(request: Request) -> Response:
 
     answer = _answer(parsed, stored, duplicates)
     if not accepted and budget.retry_after:
-        limited = next(r["error"] for r in parsed.rejected if "ceiling" in r["error"]
-                       or r["error"].startswith("rate limit"))
+        limited = next(r["error"] for r in parsed.rejected
+                       if r["error"].startswith("rate limit"))
         return _failed(429, f"{limited}; retry after {budget.retry_after} s", answer,
                        {"Retry-After": str(budget.retry_after)})
     if not accepted:
