@@ -17,6 +17,7 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import uvicorn  # noqa: E402
+from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
@@ -33,6 +34,12 @@ OUT = Path(__file__).resolve().parent
 DAY = 86_400_000
 
 
+def save(window, name: str) -> None:  # noqa: ANN001
+    image = window.grab()
+    image.save(str(OUT / name))
+    print(f"{name}: {image.width()}x{image.height()}")
+
+
 def wait(qt: QApplication, condition, seconds: float = 30) -> None:  # noqa: ANN001
     deadline = time.monotonic() + seconds
     while not condition():
@@ -47,6 +54,24 @@ def settle(qt: QApplication, seconds: float = 0.8) -> None:
     while time.monotonic() < end:
         qt.processEvents()
         time.sleep(0.02)
+
+
+def only(qt: QApplication, window, *names: str) -> None:  # noqa: ANN001
+    """Show just these docks side by side (the first one narrow), the window 1600×1000."""
+    for name, d in window.docks.items():
+        d.dock.setVisible(name in names)
+    docks = [window.docks[n].dock for n in names]
+    for dock in docks:
+        window.removeDockWidget(dock)
+    window.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, docks[0])
+    for dock in docks[1:]:
+        window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+    for dock in docks:
+        dock.show()
+    window.resize(1600, 1000)
+    settle(qt, 0.3)
+    window.resizeDocks(docks[:2], [440, 1160], Qt.Orientation.Horizontal)
+    settle(qt, 0.3)
 
 
 def main() -> None:
@@ -96,11 +121,14 @@ def main() -> None:
     window.pick_lead(fp)
     wait(qt, lambda: profile.header.fingerprint.text() == fp and profile.timeline.lines())
     profile.tabs.setCurrentIndex(0)
+    only(qt, window, "leads", "lead_profile")
     settle(qt)
-    window.grab().save(str(OUT / "console-lead.png"))
+    save(window, "console-lead.png")
 
     # The funnel with a drill-down into the leads that dropped at step 2.
-    window.docks["funnel"].dock.raise_()
+    only(qt, window, "segments", "funnel")
+    window.resizeDocks([window.docks["segments"].dock, window.docks["funnel"].dock],
+                       [360, 1240], Qt.Orientation.Horizontal)
     funnel = window.docks["funnel"].widget
     wait(qt, lambda: "signup_completed" in funnel.names)
     funnel.rows[0].event_box.setCurrentText("page_viewed")
@@ -116,7 +144,7 @@ def main() -> None:
     wait(qt, lambda: funnel.lead_model.rows and funnel.hist_bars.opts["height"] is not None
          and len(funnel.hist_bars.opts["height"]))
     settle(qt)
-    window.grab().save(str(OUT / "console-funnel.png"))
+    save(window, "console-funnel.png")
 
     source = window.session.source
     if hasattr(source, "snapshot"):
@@ -143,9 +171,11 @@ def shot_offline(qt: QApplication, console, window, tmp: Path, now: int) -> None
     fp = offline.docks["leads"].widget.table.fingerprints()[0]
     offline.pick_lead(fp)
     profile = offline.docks["lead_profile"].widget
-    wait(qt, lambda: profile.header.fingerprint.text() == fp)
+    wait(qt, lambda: profile.header.fingerprint.text() == fp and profile.history.model.rows)
+    only(qt, offline, "leads", "lead_profile")
+    profile.tabs.setCurrentIndex(2)  # Activity: the per-day bars and patterns
     settle(qt, 1.5)
-    offline.grab().save(str(OUT / "console-offline.png"))
+    save(offline, "console-offline.png")
     offline.close()
 
 

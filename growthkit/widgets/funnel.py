@@ -385,6 +385,7 @@ class FunnelWidget(QWidget):
         self.answer = data
         steps = data.get("steps", [])
         self.step_model.set_rows([{"step": i, **s} for i, s in enumerate(steps, 1)])
+        self.step_table.resizeColumnsToContents()
         users = np.array([s["users"] for s in steps], dtype=np.float64)
         self.bars.setOpts(x=np.arange(1, len(steps) + 1), height=users, width=0.6)
         self.chart.getAxis("bottom").setTicks([[(i, f"{i}. {s['eventName']}")
@@ -443,6 +444,8 @@ class FunnelWidget(QWidget):
         else:
             self.lead_model.set_rows(rows)
         self.more_cursor = data.get("nextCursor")
+        if not append:
+            self.lead_table.resizeColumnsToContents()
         self.more_btn.setVisible(bool(self.more_cursor))
         self.lead_caption.setText(f"Step {data['step']} ({data['eventName']}): "
                                   f"{data['count']} {data['outcome']} leads")

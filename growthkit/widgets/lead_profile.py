@@ -159,12 +159,15 @@ class LeadProfileWidget(QWidget):
             data = {"lead": data}
         lead = data.get("lead")
         if lead:
+            changed = lead["fingerprint"] != self.fingerprint
             self.fingerprint = lead["fingerprint"]
             self.empty.hide()
             self.header.show()
             self.tabs.show()
             self.header.show_lead(lead, self.tz)
             self.history.show_patterns(lead)
+            if changed and "history" not in data:
+                self.history.reload()  # another lead: its history in the chosen range
         if "timeline" in data:
             self.timeline.show_page(data["timeline"])
         if "sessions" in data:

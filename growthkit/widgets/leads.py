@@ -176,5 +176,6 @@ class LeadsWidget(QWidget):
 
     def _fill(self, rows: list[dict], more: bool) -> None:
         self.table.model_.set_rows(rows)
+        self.table.resizeColumnsToContents()
         self.count.setText(f"{len(rows)} leads" + (" (first page; refine the search)"
                                                    if more else ""))
