@@ -21,7 +21,10 @@ default order). A spec names
   30 s by default), `Refresh.FILTER` (connect and filter changes) or `Refresh.ONCE`
   (connect only); F5 reloads every dock;
 - `area`, `tab_with` (objectName of a dock to share a tab stack with), `visible`, and
-  `follows_lead` (reload when a widget emits `lead_requested(fingerprint)`).
+  `follows_lead` (reload when a widget emits `lead_requested(fingerprint)`);
+- `connect(window, widget)`: for a widget with requests of its own (a search as you type,
+  the next page, a drill-down), called once every dock exists; it connects the widget's
+  signals to calls run on `window.workers` (see `lead_docks.py`).
 
 The shell wraps each widget in a `DockFrame` (busy bar, error text, "updated N s ago"),
 so widgets show none of that. A load's answer goes to `show_data` on the GUI thread; an
