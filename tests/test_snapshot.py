@@ -13,7 +13,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from growthkit.api_client import Cancelled, Client, ServerUnavailable
+from growthkit.api_client import Cancelled, Client, ServerUnavailable, ValidationError
 from growthkit.cli import main
 from growthkit.core.clock import now_ms, to_iso
 
@@ -116,6 +116,9 @@ def test_cancel_or_failure_leaves_no_file_and_keeps_an_old_one(shop, tmp_path):
     assert list(tmp_path.iterdir()) == [path]
     with pytest.raises(ValueError, match="start must be before end"):
         shop.snapshot(path, start=now_ms(), end=now_ms() - HOUR)
+    with pytest.raises(ValidationError) as bad:
+        shop.snapshot(path, start="yesterday")
+    assert bad.value.errors[0].field == "start"
     with pytest.raises(FileNotFoundError, match="does not exist"):
         shop.snapshot(tmp_path / "missing" / "x.db")
 

@@ -13,6 +13,7 @@ own `retentionDays`, so old ranges still answer from the aggregates.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import threading
 from collections.abc import Callable, Iterable
@@ -114,7 +115,10 @@ class LocalCache:
         if index.get(key, {}).get("path") != str(self.path):
             index[key] = {"appId": self.app_id, "path": str(self.path)}
             cache_dir().mkdir(parents=True, exist_ok=True)
-            (cache_dir() / INDEX).write_bytes(orjson.dumps(index, option=orjson.OPT_INDENT_2))
+            # Written whole and renamed: a reader never sees half an index.
+            temp = cache_dir() / f".{INDEX}.{os.getpid()}"
+            temp.write_bytes(orjson.dumps(index, option=orjson.OPT_INDENT_2))
+            os.replace(temp, cache_dir() / INDEX)
 
     def _app(self) -> dict[str, Any]:
         try:

@@ -72,7 +72,7 @@ class ReadOnly(errors.GrowthKitError):
     """A write asked of a local file: snapshots and caches are read-only copies."""
 
 
-def _error(exc: GrowthKitCoreError) -> errors.GrowthKitError:
+def client_error(exc: GrowthKitCoreError) -> errors.GrowthKitError:
     """A core error as the exception the client raises for the server's answer to it."""
     if isinstance(exc, NotFound):
         return errors.NotFound(exc.message, status=404)
@@ -150,7 +150,7 @@ class LocalSource:
             with self.engine.connect() as conn:
                 return fn(conn, self._app(conn), *args)
         except GrowthKitCoreError as exc:
-            raise _error(exc) from None
+            raise client_error(exc) from None
 
     def _listing(self, page: Callable[[str | None, int], Any], item_type: Any, *,
                  page_size: int, limit: int | None) -> Listing:
@@ -170,7 +170,7 @@ class LocalSource:
                 fingerprint=fingerprint, session_id=session, where=condition_texts(where),
                 search=search)
         except GrowthKitCoreError as exc:
-            raise _error(exc) from None
+            raise client_error(exc) from None
 
     @staticmethod
     def _split(filters: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
@@ -217,7 +217,7 @@ class LocalSource:
                 end=core_params.optional_time(body.get("to"), "to"),
                 conditions=_conditions(body.get("where", []), "where"), now=self.end)
         except GrowthKitCoreError as exc:
-            raise _error(exc) from None
+            raise client_error(exc) from None
 
     def funnel(self, steps: Iterable[FunnelStep], *, window: timedelta | float,
                start: TimeLike | None = None, end: TimeLike | None = None,
@@ -271,7 +271,7 @@ class LocalSource:
                         d.get("where", []), f"didNot[{i}].where"), 1, d.get("days"))
                         for i, d in enumerate(body.get("didNot", []))])
             except GrowthKitCoreError as exc:
-                raise _error(exc) from None
+                raise client_error(exc) from None
 
             def page(cursor: str | None, size: int) -> Any:
                 return self._run(segments.query_segment, segments.RuleQuery(

@@ -65,7 +65,8 @@ class Replica:
             migrate(engine)
         finally:
             engine.dispose()
-        self.conn = sqlite3.connect(self.path)
+        # The cache is written from worker threads (one at a time, under its lock).
+        self.conn = sqlite3.connect(self.path, check_same_thread=False)
         self.db = sqlite_utils.Database(self.conn)
         # A large page cache: the unique (app, event id) index takes random inserts.
         self.conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")

@@ -24,15 +24,18 @@ from growthkit.api_client import bulk
 from growthkit.api_client.errors import Cancelled
 from growthkit.api_client.export import _cancel_check
 from growthkit.api_client.filters import event_names, time_param
+from growthkit.api_client.local import client_error
 from growthkit.api_client.replica import Replica
-from growthkit.core.clock import now_ms, parse_time, to_iso
+from growthkit.core.clock import now_ms, to_iso
+from growthkit.core.errors import QueryError
+from growthkit.core.params import optional_time
 
 if TYPE_CHECKING:
     from growthkit.api_client.client import Client
 
 FORMAT = 1
 
-# progress(stage, done, total): stage is "activities", "leads", "credits" or "rollups".
+# progress(stage, done, total): stage is "activities", "leads" or "rollups".
 SnapshotProgress = Callable[[str, int, int | None], None]
 
 
@@ -58,6 +61,8 @@ def copy_leads(client: Client, replica: Replica, fingerprints: list[str],
                ledgers: bool = True) -> tuple[int, int]:
     """The leads of `fingerprints`, with their whole credit ledgers unless `ledgers` is
     False: (leads, operations) written."""
+    if not fingerprints:
+        return 0, 0
     total = bulk.request(client, "POST", "/leads", body={"limit": 1, "count": True})
     # A page of the walk holds ten times the leads of a request by name.
     if total["remaining"] < 10 * len(fingerprints):
@@ -149,9 +154,13 @@ def take_snapshot(client: Client, path: str | os.PathLike[str], *, start: Any = 
         raise FileNotFoundError(f"path: the folder {target.parent} does not exist")
     cancelled = _cancel_check(cancel)
     report = progress or (lambda stage, done, total: None)
-    start_text = time_param(start, "start")
-    end_ms = parse_time(time_param(end, "end")) if end is not None else now_ms()
-    start_ms = parse_time(start_text) if start_text is not None else None
+    try:
+        start_ms = optional_time(time_param(start, "start"), "start")
+        end_ms = optional_time(time_param(end, "end"), "end")
+    except QueryError as exc:
+        raise client_error(exc) from None
+    if end_ms is None:
+        end_ms = now_ms()
     if start_ms is not None and start_ms >= end_ms:
         raise ValueError(f"start must be before end (end is exclusive): start "
                          f"{to_iso(start_ms)}, end {to_iso(end_ms)}")
