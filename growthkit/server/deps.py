@@ -128,14 +128,23 @@ def _query_aliases(dependant: Any) -> set[str]:
     return names
 
 
+# Names people reach for that spell nothing like ours (normalized: lower case, no _ or -).
+SYNONYMS = {"timezone": "tz", "zone": "tz", "search": "q", "query": "q", "name": "eventName",
+            "start": "from", "since": "from", "end": "to", "until": "to", "session": "sessionId",
+            "lead": "fingerprint", "fp": "fingerprint", "size": "limit", "pagesize": "limit",
+            "perpage": "limit", "page": "cursor", "after": "cursor", "at": "asOf"}
+
+
 def closest(name: str, known: frozenset[str]) -> str | None:
-    """The known parameter `name` was most likely meant to be (case and `_` ignored)."""
+    """The known parameter `name` was most likely meant to be (case, `_` and `-` ignored)."""
     def norm(text: str) -> str:
         return text.replace("_", "").replace("-", "").lower()
 
     by_norm = {norm(k): k for k in known}
     if norm(name) in by_norm:
         return by_norm[norm(name)]
+    if SYNONYMS.get(norm(name)) in known:
+        return SYNONYMS[norm(name)]
     match = difflib.get_close_matches(norm(name), list(by_norm), n=1, cutoff=0.6)
     if match:
         return by_norm[match[0]]
@@ -182,7 +191,9 @@ def property_conditions(items: list[Condition], field: str) -> list[PropertyCond
             if isinstance(cond.value, str):
                 core_params.text_param(cond.value, f"{field}[{i}].value", 1000)
         except QueryError as exc:
-            raise QueryError(f"{field}[{i}]", f"{field}[{i}]: {exc.message}") from None
+            label = f"{field}[{i}]"
+            message = exc.message if exc.message.startswith(label) else f"{label}: {exc.message}"
+            raise QueryError(label, message) from None
         out.append(cond)
     return out
 
