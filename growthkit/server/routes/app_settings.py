@@ -12,9 +12,11 @@ from growthkit.core.apps import App
 from growthkit.core.clock import to_iso
 from growthkit.core.store import write_connection
 from growthkit.server.auth import secret_app, state_of
+from growthkit.server.deps import ERROR_RESPONSES, reject_unknown_parameters
 from growthkit.server.errors import ApiError
 
-router = APIRouter(prefix="/api/v1", tags=["app"])
+router = APIRouter(prefix="/api/v1", tags=["app"],
+                   dependencies=[Depends(reject_unknown_parameters)])
 
 
 def app_json(app: App) -> dict[str, Any]:
@@ -22,12 +24,12 @@ def app_json(app: App) -> dict[str, Any]:
             "settings": app.settings, "createdAt": to_iso(app.created_at)}
 
 
-@router.get("/app", summary="The app the secret key belongs to")
+@router.get("/app", summary="The app the secret key belongs to", responses=ERROR_RESPONSES)
 async def get_app(app: App = Depends(secret_app)) -> dict[str, Any]:
     return app_json(app)
 
 
-@router.patch("/app", summary="Change the app's settings")
+@router.patch("/app", summary="Change the app's settings", responses=ERROR_RESPONSES)
 async def patch_app(request: Request, changes: dict[str, Any] = Body(
         ..., examples=[{"rateLimitPerMinute": 300, "timeZone": "Europe/Berlin"}]),
         app: App = Depends(secret_app)) -> dict[str, Any]:

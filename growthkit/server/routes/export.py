@@ -34,6 +34,9 @@ Same filters as `GET /activities`. Covers at most the last {core_export.EXPORT_W
 
 _MEDIA = {fmt.media_type.split(";")[0]: {"schema": {"type": "string"}}
           for fmt in core_export.FORMATS.values()}
+# The JSON file is one array of StoredActivity objects.
+_MEDIA["application/json"] = {"schema": {
+    "type": "array", "items": {"$ref": "#/components/schemas/StoredActivity"}}}
 
 
 async def _in_threads(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:

@@ -14,6 +14,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from fastapi import APIRouter, Request
+from fastapi import Path as PathParam
 from starlette.responses import Response
 
 from growthkit.server.errors import ApiError
@@ -28,6 +29,10 @@ SERVED = {
     "src/react.js": "react.js",
 }
 MEDIA_TYPE = "text/javascript; charset=utf-8"
+# What the document says these answer: JavaScript, a 304 for a matching If-None-Match.
+SCRIPT = {200: {"content": {"text/javascript": {"schema": {"type": "string"}}},
+                "description": "The script"},
+          304: {"description": "Not modified (If-None-Match matched the ETag)"}}
 # Unversioned URLs: caches keep a copy for an hour, then revalidate cheaply with the ETag.
 CACHE_CONTROL = "public, max-age=3600"
 
@@ -98,7 +103,7 @@ def _serve(request: Request, name: str) -> Response:
 
 
 @router.head("/sdk/growthkit.js", include_in_schema=False)
-@router.get("/sdk/growthkit.js",
+@router.get("/sdk/growthkit.js", responses=SCRIPT, response_class=Response,
                   summary="The browser tracker (ES module, minified)",
                   description="Load with `<script type=\"module\" src=\"…/sdk/growthkit.js\" "
                               "data-key=\"pk_…\">` or `import {init, track} from …`. "
@@ -108,7 +113,7 @@ def growthkit_js(request: Request) -> Response:
 
 
 @router.head("/sdk/react.js", include_in_schema=False)
-@router.get("/sdk/react.js",
+@router.get("/sdk/react.js", responses=SCRIPT, response_class=Response,
                   summary="The React bindings (GrowthKitProvider, useGrowthKit)",
                   description="An ES module importing `react` (map it with an import map) and "
                               "`./growthkit.js`.")
@@ -118,9 +123,12 @@ def react_js(request: Request) -> Response:
 
 @router.head("/sdk/src/{name}", include_in_schema=False)
 @router.get("/sdk/src/{name}", summary="The readable tracker source (growthkit.js, react.js)",
+            response_class=Response,
+            responses={**SCRIPT, 404: {"description": "Not one of the served files"}},
             description="What the minified files are made from, with comments, for debugging; "
                         "same headers as the minified files.")
-def tracker_source(request: Request, name: str) -> Response:
+def tracker_source(request: Request, name: str = PathParam(
+        ..., json_schema_extra={"enum": ["growthkit.js", "react.js"]})) -> Response:
     if f"src/{name}" not in SERVED:
         raise ApiError(404, f"/sdk/src/{name} does not exist: growthkit.js or react.js")
     return _serve(request, f"src/{name}")
