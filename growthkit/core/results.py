@@ -5,6 +5,13 @@ camelCase in JSON (`unique_users` <-> `uniqueUsers`; a trailing underscore is dr
 `from_` is `from`). One pydantic TypeAdapter per class does both directions and also gives
 the server its OpenAPI response schemas, so the document and the answer cannot drift apart.
 Times stay ISO-8601 strings, exactly as the API sends them.
+
+The query layer around them: each analytic is `fn(connection, app, query) -> result`, where
+`query` is a plain dataclass next to the function (StatsQuery, FrequencyQuery, HeatmapQuery,
+FunnelQuery, SegmentsQuery, LeadsQuery, …) built from values checked by core/params.py.
+Defaults that depend on "now" (the 24 h stats range, the 30-day funnel, segments' asOf)
+end at the query's `now` field, epoch ms; `now=None` means the wall clock. The server never
+sets it; an offline snapshot sets it to its own end, so its default ranges end there.
 """
 
 from __future__ import annotations
