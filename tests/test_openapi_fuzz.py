@@ -4,7 +4,8 @@ public key for ingest and actions); every answer must be no 5xx, a documented st
 content type, and match its schema (error answers: `{error, status}`).
 
 Bounded for the suite: a few examples per operation (FUZZ_EXAMPLES valid ones, half as many
-invalid ones), no deadline, no shrinking; one server per store. FUZZ_EXAMPLES=30 digs deeper. The endless live stream is left out (tests/test_stream.py).
+invalid ones), no deadline, no shrinking; one server per store. FUZZ_EXAMPLES=30 digs
+deeper. The endless live stream is left out (tests/test_stream.py).
 """
 
 from __future__ import annotations
