@@ -231,7 +231,8 @@ class Tracker:
     def _settle(self, batch: list[Queued], response: httpx.Response) -> bool:
         status = response.status_code
         if status >= 500 or status in (401, 403, 404, 408):
-            level = logging.ERROR if status in (401, 403) else logging.INFO
+            # A refused key or a wrong URL will not heal by itself: say so loudly.
+            level = logging.ERROR if status in (401, 403, 404) else logging.INFO
             log.log(level, "tracker: the server answered %d (%s); %d events stay queued",
                     status, response.text[:200], len(self.queue))
             return False
