@@ -16,8 +16,23 @@ from pathlib import Path
 import httpx
 from harness import free_port
 
+from growthkit.core import apps as core_apps
+from growthkit.core.store import migrate, open_engine, write_connection
+
 GROWTHKIT = str(Path(sys.executable).with_name("growthkit"))
 START_TIMEOUT_S = 60.0
+
+
+def new_app(database_url: str, name: str, **settings: object) -> dict:
+    """An app created straight in the store (faster than the CLI), as create-app --json."""
+    engine = open_engine(database_url)
+    try:
+        migrate(engine)
+        with write_connection(engine) as conn, conn.begin():
+            new = core_apps.create_app(conn, name, settings)
+    finally:
+        engine.dispose()
+    return {"id": new.app.id, "publicKey": new.app.public_key, "secretKey": new.secret_key}
 
 
 def cli(*args: str, database_url: str) -> dict:

@@ -8,7 +8,7 @@ import time
 
 import httpx
 import pytest
-from serve_process import ServeProcess, cli
+from serve_process import ServeProcess, cli, new_app
 
 from growthkit.server.settings import MAX_APP_CACHE_SECONDS
 
@@ -19,7 +19,7 @@ STREAM_BOUND_S = 10.0  # generous: documented as about 1.25 s (live.AUTH_CHECK_S
 
 @pytest.fixture
 def running(database_url, redis_url):
-    app = cli("create-app", "Rotating", database_url=database_url)
+    app = new_app(database_url, "Rotating")
     server = ServeProcess(database_url, redis_url, workers=2).start()
     yield app, server
     server.stop()

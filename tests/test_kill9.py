@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 from load_client import AtLeastOnceClient
-from serve_process import ServeProcess, cli
+from serve_process import ServeProcess, new_app
 from sqlalchemy import text
 
 from growthkit.core.store import open_engine
@@ -15,7 +15,7 @@ KILLS = 2
 
 
 def test_kill9_twice_under_load_stores_exactly_what_was_sent(database_url, redis_url, capsys):
-    app = cli("create-app", "Kill9", "--rate-limit", "1000000", database_url=database_url)
+    app = new_app(database_url, "Kill9", rateLimitPerMinute=1_000_000)
     server = ServeProcess(database_url, redis_url).start()
     client = AtLeastOnceClient(server.base_url, app["publicKey"], workers=4,
                                batch_size=5).start()
