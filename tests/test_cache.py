@@ -149,3 +149,26 @@ def test_events_past_the_age_bound_become_daily_aggregates(server, tmp_path):
     with pytest.raises(ValueError, match="max_age"):
         LocalCache(client, path=tmp_path / "x.db", max_age=timedelta(hours=1))
     cache.close()
+
+
+def test_the_size_bound_rolls_up_the_oldest_days(server, tmp_path):
+    app = server.create_app("Big", rateLimitPerMinute=10_000)
+    today = now_ms() // DAY * DAY
+    padding = "x" * 400  # about 1 KiB a row with its indexes: 2,000 rows outgrow 1 MiB
+    for day in range(4, 0, -1):
+        events = [Event(str(uuid.uuid4()), f"fp_{i % 50}", "page_viewed", {"pad": padding},
+                        {}, f"s_{day}_{i % 50}", today - day * DAY + i * 1000,
+                        now_ms() - 10 * MIN) for i in range(500)]
+        with write_connection(server.engine) as conn, conn.begin():
+            store_events(conn, app.id, events)
+    client = Client(server.base_url, app.secret, http=server.client)
+    cache = LocalCache(client, path=tmp_path / "big.db", max_bytes=1024**2)
+    result = cache.sync()
+    assert result.activities == 2000 and result.deleted >= 500
+    kept = rows(cache.path, "SELECT min(timestamp) FROM activities")[0][0]
+    assert kept >= today - 3 * DAY  # whole days went, the oldest first
+    assert cache._replica.used_bytes() <= 1024**2 or kept >= today - DAY
+    # What was deleted still counts: the days became daily aggregates.
+    stats = cache.source().stats(start=today - 5 * DAY, end=today, tz="UTC").to_json()
+    assert stats["events"] == 2000 and stats["source"] == "partial"
+    cache.close()
