@@ -54,10 +54,9 @@ class HeatmapWidget(QWidget):
         self.zone_box.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
         self.zone_box.addItems(COMMON_ZONES)
         self.zone_box.setMinimumContentsLength(16)
-        completer = QCompleter(sorted(zoneinfo.available_timezones()), self.zone_box)
-        completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
-        completer.setFilterMode(Qt.MatchFlag.MatchContains)
-        self.zone_box.setCompleter(completer)
+        # Every IANA name completes, read when the user first edits the zone (listing them
+        # walks the tz database on disk: not while the window is being built).
+        self.zone_box.lineEdit().textEdited.connect(self._complete_zones)
         self.zone_box.setToolTip("The time zone the cells are counted in (IANA name)")
         self.zone_box.lineEdit().editingFinished.connect(self._zone_chosen)
         self.zone_box.activated.connect(lambda _: self._zone_chosen())
@@ -123,6 +122,16 @@ class HeatmapWidget(QWidget):
             t.setColor(text)
         self.colour_bar.axis.setTextPen(pg.mkPen(text))
         self.colour_bar.axis.setPen(pg.mkPen(text))
+
+    def _complete_zones(self) -> None:
+        if self.zone_box.completer() is not None and self.zone_box.completer().model() \
+                .rowCount() > len(COMMON_ZONES):
+            return
+        completer = QCompleter(sorted(zoneinfo.available_timezones()), self.zone_box)
+        completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        completer.setFilterMode(Qt.MatchFlag.MatchContains)
+        self.zone_box.setCompleter(completer)
+        completer.complete()
 
     def query_params(self) -> dict:
         return {"metric": self.metric_box.currentData()}

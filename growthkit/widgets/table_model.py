@@ -124,10 +124,12 @@ def sorted_view(model: RowsModel, *, sort_column: int = 0,
 
 
 def fit_columns(view: QTableView, *, stretch: int) -> None:
-    """Columns as wide as their contents, one (the name) taking the rest; set again after
-    each model reset, which forgets per-section modes."""
+    """Columns as wide as their contents once (not re-measured at every change, which reads
+    every cell), one (the name) taking the rest; set again after each model reset, which
+    forgets per-section modes."""
     header = view.horizontalHeader()
-    header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+    view.resizeColumnsToContents()
     header.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
 
 
