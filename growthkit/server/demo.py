@@ -143,7 +143,7 @@ def supervise(server, url: str, keys: DemoKeys, *, rate: float, console: bool,  
         traffic = TrafficSimulator(url, keys.public_key, events_per_second=rate,
                                    log=lambda m: click.echo(m, err=True))
         traffic.start()
-        click.echo(f"demo traffic: about {rate:g} events/s to {url}")
+        click.echo(f"demo traffic: up to {rate:g} events/s to {url}")
         if not console:
             click.echo(f"Console not opened (--no-console). Connect one with:\n  "
                        f"{connect_hint(url, keys.secret_key)}\nCtrl+C stops the demo.")
@@ -185,8 +185,9 @@ def supervise(server, url: str, keys: DemoKeys, *, rate: float, console: bool,  
               help="Days of history written into an empty demo store.")
 @click.option("--leads", default=1500, type=click.IntRange(1, 100_000), show_default=True,
               help="Leads arriving over those days.")
-@click.option("--rate", default=0.5, type=click.FloatRange(0.1, 500), show_default=True,
-              help="Live traffic, events per second.")
+@click.option("--rate", default=0.3, type=click.FloatRange(0.01, 500), show_default=True,
+              help="Live traffic, events per second at the busiest hour (less at night "
+                   "and at weekends, as in the history).")
 @click.option("--console/--no-console", default=True, show_default=True,
               help="Open the console on the demo (when there is a display).")
 def demo_cmd(host, port, database_url, keys_file, days, leads, rate, console):

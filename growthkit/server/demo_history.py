@@ -114,7 +114,7 @@ def step_context(visitor: Visitor, step: Step, session_start: int, page_views: i
             "sessionDuration": step.timestamp - session_start, "pageViews": page_views}
 
 
-def _busy(t: int) -> float:
+def traffic_level(t: int) -> float:
     """The traffic intensity at time t (UTC), 0-1: the daily and weekly cycles."""
     return float(HOUR_WEIGHTS[(t % DAY) // HOUR] * WEEKDAY_WEIGHTS[((t // DAY) + 3) % 7]
                  / HOUR_WEIGHTS.max())
@@ -128,7 +128,7 @@ def _session_starts(rng: np.random.Generator, first: int, last: int, n: int) -> 
         if len(starts) >= n or last <= first:
             break
         t = int(rng.integers(first, last))
-        if rng.random() < _busy(t) and all(abs(t - s) > 31 * 60_000 for s in starts):
+        if rng.random() < traffic_level(t) and all(abs(t - s) > 31 * 60_000 for s in starts):
             starts.append(t)
     return sorted(starts)
 
@@ -171,7 +171,7 @@ def write_history(engine: Engine, app_id: str, *, start: int, end: int, leads: i
     for _ in range(leads):
         v = new_visitor(rng)
         first = start + int(rng.random() ** 0.8 * span)
-        while rng.random() > _busy(first):  # people arrive in the busy hours
+        while rng.random() > traffic_level(first):  # people arrive in the busy hours
             first = start + int(rng.random() * span)
         visitors.append(v)
         arrivals.append(first)

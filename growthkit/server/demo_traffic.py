@@ -13,7 +13,14 @@ import httpx
 import numpy as np
 
 from growthkit.core.clock import now_ms
-from growthkit.server.demo_history import Step, Visitor, new_visitor, step_context, visit
+from growthkit.server.demo_history import (
+    Step,
+    Visitor,
+    new_visitor,
+    step_context,
+    traffic_level,
+    visit,
+)
 from growthkit.server.demo_vocabulary import DEVICES
 
 CONCURRENT_VISITS = 8
@@ -31,7 +38,8 @@ class _Visit:
 
 
 class TrafficSimulator(threading.Thread):
-    """About `events_per_second` events from CONCURRENT_VISITS visits at a time; a third of
+    """Up to `events_per_second` events (at the busiest hour) from CONCURRENT_VISITS visits
+    at a time; a third of
     the visitors come back (the same fingerprints), customers spend credits now and then.
     Survives the server going away (it retries each second and says so once)."""
 
@@ -57,8 +65,10 @@ class TrafficSimulator(threading.Thread):
             visitor = new_visitor(self.rng)
         start = now_ms()
         steps = visit(self.rng, visitor, start)
-        # Each visit sends 1/CONCURRENT_VISITS of the rate: mean gap = visits / rate seconds.
-        gaps = self.rng.exponential(CONCURRENT_VISITS / self.rate, len(steps))
+        # Each visit sends 1/CONCURRENT_VISITS of the rate, which follows the hour of day and
+        # week like the history does (quieter at night and at weekends).
+        rate = self.rate * max(0.1, traffic_level(now_ms()))
+        gaps = self.rng.exponential(CONCURRENT_VISITS / rate, len(steps))
         gaps[0] = self.rng.random()
         due = (time.monotonic() + np.cumsum(gaps)).tolist()
         return _Visit(visitor, steps, start, due=due,

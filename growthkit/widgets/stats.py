@@ -81,7 +81,7 @@ class Tile(QFrame):
             detail: str) -> None:
         self.value.setText(full_number(value))
         self._change = change
-        self.change.setText(f"{change_text(change, previous)} vs previous")
+        self.change.setText(change_text(change, previous))  # the note says against what
         self.detail.setText(detail)
         self.restyle()
 
