@@ -76,6 +76,8 @@ class HeatmapWidget(QWidget):
         self.colour_bar = pg.ColorBarItem(values=(0, 1), colorMap=pg.colormap.get("viridis"),
                                           interactive=False, width=14)
         self.colour_bar.setImageItem(self.image, insert_in=item)
+        for side in ("left", "bottom"):  # no tick marks: they would cross the totals
+            item.getAxis(side).setStyle(tickLength=0)
         item.getAxis("left").setTicks([[(d + 0.5, DAYS[d][:3]) for d in range(7)], []])
         item.getAxis("bottom").setTicks([[(h + 0.5, f"{h:02d}") for h in range(0, 24, 2)],
                                          [(h + 0.5, f"{h:02d}") for h in range(24)]])
@@ -86,7 +88,7 @@ class HeatmapWidget(QWidget):
         self.total_caption = self._text(24.25, 7.1, (0, 0), small)
         self.total_caption.setText("total")
         item.setXRange(0, 26.2, padding=0)
-        item.setYRange(0, 7.8, padding=0)
+        item.setYRange(0, 8.0, padding=0)  # room for the totals row above the axis
         self.plot.scene().sigMouseMoved.connect(self._hover)
 
         controls = QHBoxLayout()

@@ -129,12 +129,14 @@ class QuickStatsWidget(QWidget):
         # otherwise one above the other.
         left = QVBoxLayout()
         left.addLayout(self.grid)
-        left.addWidget(self.note)
         left.addStretch(1)
-        self.body = QBoxLayout(QBoxLayout.Direction.TopToBottom, self)
-        self.body.setContentsMargins(6, 6, 6, 6)
-        self.body.addLayout(left, 3)
-        self.body.addWidget(self.top_view, 2)
+        self.body = QBoxLayout(QBoxLayout.Direction.TopToBottom)
+        self.body.addLayout(left, 0)  # the tiles as wide as they need, the table the rest
+        self.body.addWidget(self.top_view, 1)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(6, 6, 6, 6)
+        outer.addLayout(self.body, 1)
+        outer.addWidget(self.note)  # under both, so it stays one line
         self._layout_tiles(4)
 
     def changeEvent(self, event) -> None:  # noqa: ANN001, N802 (Qt's name)
