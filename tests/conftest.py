@@ -21,7 +21,15 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from harness import PG_URL, REDIS_URL, LiveServer, Server, make_settings, start_live_server
+from harness import (
+    PG_URL,
+    REDIS_URL,
+    LiveServer,
+    Server,
+    backend_param,
+    make_settings,
+    start_live_server,
+)
 from sqlalchemy import text
 
 from growthkit.core.store import normalize_url, open_engine
@@ -33,20 +41,11 @@ BACKENDS = [("sqlite", "memory"), ("postgresql", "redis")]
 ALL_BACKENDS = [(s, r) for s in ("sqlite", "postgresql") for r in ("memory", "redis")]
 
 
-def _backend_param(store: str, limiter: str):
-    marks = []
-    if store == "postgresql" and not PG_URL:
-        marks.append(pytest.mark.skip(reason="GROWTHKIT_TEST_DATABASE_URL not set"))
-    if limiter == "redis" and not REDIS_URL:
-        marks.append(pytest.mark.skip(reason="GROWTHKIT_TEST_REDIS_URL not set"))
-    return pytest.param((store, limiter), id=f"{store}-{limiter}", marks=marks)
-
-
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     explicit = any("backend" in m.args[0] for m in metafunc.definition.iter_markers("parametrize"))
     if "backend" in metafunc.fixturenames and not explicit:
         pairs = ALL_BACKENDS if metafunc.definition.get_closest_marker("all_backends") else BACKENDS
-        metafunc.parametrize("backend", [_backend_param(*p) for p in pairs], indirect=True)
+        metafunc.parametrize("backend", [backend_param(*p) for p in pairs], indirect=True)
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import pytest
 import uvicorn
 from sqlalchemy import Engine, text
 
@@ -94,3 +95,13 @@ def start_live_server(settings: Settings) -> tuple[uvicorn.Server, threading.Thr
             raise RuntimeError("the test server did not start")
         time.sleep(0.02)
     return srv, thread, f"http://127.0.0.1:{port}"
+
+
+def backend_param(store: str, limiter: str):
+    """A `backend` parameter that skips where its PostgreSQL/Redis is not configured."""
+    marks = []
+    if store == "postgresql" and not PG_URL:
+        marks.append(pytest.mark.skip(reason="GROWTHKIT_TEST_DATABASE_URL not set"))
+    if limiter == "redis" and not REDIS_URL:
+        marks.append(pytest.mark.skip(reason="GROWTHKIT_TEST_REDIS_URL not set"))
+    return pytest.param((store, limiter), id=f"{store}-{limiter}", marks=marks)

@@ -14,9 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from conftest import _backend_param
 from fastapi.testclient import TestClient
-from harness import Server, free_port, make_settings
+from harness import Server, backend_param, free_port, make_settings
 from sqlalchemy import create_engine
 from test_cli import cli
 
@@ -90,8 +89,8 @@ def _serve(database_url: str, port: int) -> subprocess.Popen:
     return proc
 
 
-@pytest.mark.parametrize("backend", [_backend_param("sqlite", "memory"),
-                                     _backend_param("postgresql", "memory")], indirect=True)
+@pytest.mark.parametrize("backend", [backend_param("sqlite", "memory"),
+                                     backend_param("postgresql", "memory")], indirect=True)
 def test_sigterm_under_load_drains_and_exits_after_a_poison_request(database_url):
     """Reproducer: after a 255-deep body the writer was dead and SIGTERM could not stop
     the server. Now the server keeps ingesting, and SIGTERM drains and exits."""
