@@ -198,6 +198,11 @@ def test_timeline_filters_and_pages(qtbot, story):
         serve(fp, {**q, "limit": 2})
     assert widget.timeline.lines()[-2:] == ["— 35 min —", f"{hms(story.t3)} - 🔵 project_created"]
     assert len(widget.timeline.lines()) == 8
+    # Another lead opens unfiltered, and its controls say so.
+    widget.timeline.kind.setCurrentText("Credits only")
+    widget.show_data(profile_data(story.api, "fp_bob"))
+    assert widget.timeline.kind.currentText() == "Events and credits"
+    assert [line.split(" - ")[1] for line in widget.timeline.lines()] == ["🔵 page_viewed"]
 
 
 def test_sessions_and_their_events(qtbot, story):

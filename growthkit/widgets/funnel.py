@@ -454,10 +454,16 @@ class FunnelWidget(QWidget):
     def show_time_to_convert(self, data: dict) -> None:
         """A `POST /analytics/funnel/time-to-convert` answer."""
         bins = data.get("bins", [])
-        x = np.array([(b["fromSeconds"] + b["toSeconds"]) / 2 for b in bins], dtype=np.float64)
+        top = bins[-1]["toSeconds"] if bins else 0
+        unit, scale = next(((u, s) for u, s in (("days", 86_400), ("hours", 3600),
+                                                ("minutes", 60)) if top >= 2 * s),
+                           ("seconds", 1))
+        x = np.array([(b["fromSeconds"] + b["toSeconds"]) / 2 / scale for b in bins],
+                     dtype=np.float64)
         h = np.array([b["users"] for b in bins], dtype=np.float64)
-        width = (bins[0]["toSeconds"] - bins[0]["fromSeconds"]) * 0.9 if bins else 1
+        width = (bins[0]["toSeconds"] - bins[0]["fromSeconds"]) / scale * 0.9 if bins else 1
         self.hist_bars.setOpts(x=x, height=h, width=width)
+        self.histogram.setLabel("bottom", f"{unit} from the previous step")
         median = duration(data.get("medianSeconds"))
         self.histogram.setTitle(f"Time to convert to step {data['step']} "
                                 f"({data['eventName']}): median {median or '—'}")

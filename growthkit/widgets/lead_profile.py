@@ -166,8 +166,11 @@ class LeadProfileWidget(QWidget):
             self.tabs.show()
             self.header.show_lead(lead, self.tz)
             self.history.show_patterns(lead)
-            if changed and "history" not in data:
-                self.history.reload()  # another lead: its history in the chosen range
+            if changed:
+                # Another lead: its first timeline page is unfiltered, so are the controls.
+                self.timeline.reset_filters()
+                if "history" not in data:
+                    self.history.reload()  # its history in the chosen range
         if "timeline" in data:
             self.timeline.show_page(data["timeline"])
         if "sessions" in data:

@@ -189,6 +189,15 @@ class TimelineTab(QWidget):
         self.tz = tz
         self.zone.setText(f"times in {zone_name(tz)}")
 
+    def reset_filters(self) -> None:
+        """Both kinds, any time (as a lead's first page is loaded), asking for nothing."""
+        for box in (self.kind, self.ranged):
+            box.blockSignals(True)
+        self.kind.setCurrentIndex(0)
+        self.ranged.setChecked(False)
+        for box in (self.kind, self.ranged):
+            box.blockSignals(False)
+
     # --- requests ----------------------------------------------------------------------
     def request(self, cursor: str | None = None) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": KINDS[self.kind.currentText()], "limit": PAGE_SIZE}
