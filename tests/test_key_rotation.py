@@ -19,7 +19,9 @@ STREAM_BOUND_S = 10.0  # generous: documented as about 1.25 s (live.AUTH_CHECK_S
 
 @pytest.fixture
 def running(database_url, redis_url):
-    app = new_app(database_url, "Rotating")
+    # The poller sends one fingerprint ~50 times a second: lift its budget, so only the
+    # rotation can refuse it.
+    app = new_app(database_url, "Rotating", rateLimitPerMinute=100_000)
     server = ServeProcess(database_url, redis_url, workers=2).start()
     yield app, server
     server.stop()
