@@ -144,3 +144,24 @@ def test_unknown_parameters_on_post_queries_are_400(server, app):
     r = server.client.post("/api/v1/analytics/funnel", params={"from": "2025-01-01"},
                            json=body, headers=auth(app.secret))
     refused(r, 400, "unknown query parameter 'from'")
+
+
+@pytest.mark.parametrize(("path", "body", "field"), [
+    ("/bulk/leads", {"fingerprints": ["a\x00b"]}, "fingerprints"),
+    ("/analytics/funnel", {"steps": [{"eventName": "a\x00"}, {"eventName": "b"}],
+                           "windowSeconds": 60}, "eventName"),
+    ("/analytics/funnel", {"steps": [{"eventName": "a", "where": [
+        {"key": "plan", "value": "p\x00"}]}, {"eventName": "b"}], "windowSeconds": 60},
+     "steps[0].where[0]"),
+    ("/analytics/segments/query", {"did": [{"eventName": "a\x00"}]}, "eventName"),
+    ("/credits", {"fingerprint": "a\x00b", "amount": 1, "action": "gift"}, "fingerprint"),
+])
+def test_nul_in_a_body_field_is_422_on_both_stores(server, app, path, body, field):
+    r = server.client.post(f"/api/v1{path}", json=body, headers=auth(app.secret))
+    refused(r, 422, field)
+
+
+def test_nul_in_the_segment_event_is_422(server, app):
+    r = server.client.get("/api/v1/analytics/segments", params={"event": "a\x00b"},
+                          headers=auth(app.secret))
+    refused(r, 422, "event", "NUL")

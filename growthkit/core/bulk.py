@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Text, cast, func, select
 
-from growthkit.core import cursors
+from growthkit.core import cursors, params
 from growthkit.core.clock import now_ms
 from growthkit.core.errors import QueryError
 from growthkit.core.rollups import SETTLE_MS, rolled_until
@@ -98,17 +98,16 @@ class Aggregates:
 
 
 def check_limit(limit: int) -> int:
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
-        raise BulkError(f"limit must be a whole number from 1 to {MAX_LIMIT}, not {limit!r}")
-    return limit
+    return params.check_limit(limit, MAX_LIMIT)
 
 
 def check_fingerprints(fingerprints: Sequence[str] | None) -> list[str] | None:
     if fingerprints is None:
         return None
     if not isinstance(fingerprints, list | tuple) or not all(
-            isinstance(f, str) and 1 <= len(f) <= 128 for f in fingerprints):
-        raise BulkError("fingerprints must be a list of fingerprints (1-128 characters each)")
+            isinstance(f, str) and 1 <= len(f) <= 128 and "\x00" not in f for f in fingerprints):
+        raise BulkError("fingerprints must be a list of fingerprints (1-128 characters each, "
+                        "no NUL character)")
     if len(fingerprints) > MAX_FINGERPRINTS:
         raise BulkError(f"fingerprints: at most {MAX_FINGERPRINTS} per request, not "
                         f"{len(fingerprints)}; split the list")

@@ -22,6 +22,7 @@ from growthkit.core.clock import parse_time, to_iso
 from growthkit.core.cursors import CursorError
 from growthkit.core.errors import QueryError
 from growthkit.core.funnel import FunnelPlan, lead_path, step_rows
+from growthkit.core.params import check_limit
 from growthkit.core.schema import leads
 
 OUTCOMES = ("converted", "dropped")
@@ -47,8 +48,7 @@ class FunnelLeadsQuery:
         if self.outcome == "dropped" and self.step == 1:
             raise QueryError("step", "step: step 1 has no dropped leads (a lead enters the funnel "
                                  "with it); ask for step 2 or later")
-        if not 1 <= self.limit <= MAX_LIMIT:
-            raise QueryError("limit", f"limit: must be between 1 and {MAX_LIMIT}")
+        check_limit(self.limit, MAX_LIMIT)
 
 
 @dataclass

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -166,6 +166,18 @@ async def reject_unknown_parameters(request: Request) -> None:
 
 
 # --- JSON body pieces ---------------------------------------------------------------------
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain the NUL character (\\u0000)")
+    return value
+
+
+# An event name in a JSON body: 1-200 characters, no NUL (a message in words, not a regex).
+BodyEventName = Annotated[str, Field(min_length=1, max_length=200,
+                                     json_schema_extra={"pattern": NO_NUL}),
+                          AfterValidator(_no_nul)]
+
 
 class Condition(BaseModel):
     """A `{key, op, value}` property condition in a JSON body (see PropertyCondition)."""

@@ -21,6 +21,7 @@ from growthkit.server.deps import (
     FROM_DOC,
     TO_DOC,
     activity_filter_params,
+    limit_query,
     reject_unknown_parameters,
     time_query,
 )
@@ -33,7 +34,7 @@ PAGE_DOC = ("`{columns, rows, nextCursor, syncCursor}`: rows as lists in `column
             "times in epoch milliseconds, JSON columns as JSON text. `nextCursor` continues "
             "the walk (null on the last page); `syncCursor`, passed as `cursor` later, "
             "returns only rows stored since.")
-LIMIT = Query(bulk.DEFAULT_LIMIT, description=f"Rows per page, 1-{bulk.MAX_LIMIT}.")
+LIMIT = limit_query(bulk.DEFAULT_LIMIT, bulk.MAX_LIMIT, "Rows per page")
 CURSOR = Query(None, description="nextCursor (or syncCursor) of an earlier page")
 
 

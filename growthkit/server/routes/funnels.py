@@ -19,6 +19,7 @@ from growthkit.server.cache import cached_json
 from growthkit.server.deps import (
     CURSOR,
     ERROR_RESPONSES,
+    BodyEventName,
     Condition,
     body_time,
     cached_answer,
@@ -48,7 +49,7 @@ TIME_FIELD = {"description": "ISO-8601 or epoch ms, 1970-01-01 to 9999-12-31"}
 class StepIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    eventName: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00]+$")
+    eventName: BodyEventName
     where: list[Condition] = Field(default_factory=list, max_length=20)
 
 

@@ -13,6 +13,7 @@ from growthkit.server.deps import (
     CURSOR,
     NO_NUL,
     TIME_DOC,
+    BodyEventName,
     Condition,
     ErrorBody,
     answer,
@@ -30,8 +31,8 @@ router = APIRouter(tags=["analytics"], dependencies=[Depends(reject_unknown_para
 MAX_CONDITIONS = 10
 UNKNOWN_SEGMENT = {404: {"model": ErrorBody, "description": "Unknown segment id"}}
 AS_OF_DOC = f"Evaluate as of this moment (default now): {TIME_DOC}"
-EVENT = Query(None, max_length=200, pattern=NO_NUL,
-              description="The converters segment's event name.")
+EVENT = Query(None, description="The converters segment's event name.",
+              json_schema_extra={"maxLength": 200, "pattern": NO_NUL})
 
 SEGMENTS_DOC = """Counts of the built-in segments of leads, evaluated as of `asOf` (default now):
 `new` (first seen in the last 7 days), `active` (an event in the last 7 days), `power` (top
@@ -53,7 +54,7 @@ a list of `{key, op, value}` property conditions. Example "did signup but not pu
 class DidIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    eventName: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00]+$")
+    eventName: BodyEventName
     atLeast: int = Field(1, ge=1, le=1_000_000)
     days: int | None = Field(None, ge=1, le=3660)
     where: list[Condition] = Field(default_factory=list, max_length=20)
@@ -62,7 +63,7 @@ class DidIn(BaseModel):
 class DidNotIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    eventName: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00]+$")
+    eventName: BodyEventName
     days: int | None = Field(None, ge=1, le=3660)
     where: list[Condition] = Field(default_factory=list, max_length=20)
 
