@@ -39,8 +39,13 @@ MAX_WHERE_LENGTH = 1000
 PATH_SEGMENT = re.compile(r'[^"\\.:\x00-\x1f\x7f]{1,200}')
 ISO_PATTERN = (r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?"
                r"(Z|[+-]\d{2}:?\d{2})?)?$")
-# What the OpenAPI document says a time parameter looks like (ISO-8601 or epoch ms).
-TIME_PATTERN = r"^\s*(\d{1,15}|\d{4}-\d{2}-\d{2}([T ][0-9:.]+)?(Z|[+-]\d{2}:?\d{2})?)\s*$"
+# What the OpenAPI document says a time parameter looks like: epoch ms outside the range that
+# looks like seconds, or an ISO-8601 date/time from 1970 on (month and day ranges; the check
+# above is the exact rule).
+TIME_PATTERN = (r"^(\d{1,9}|[1-9]\d{11,13}|1\d{14}|2[0-4]\d{13}|"
+                r"(19[7-9]\d|[2-9]\d{3})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
+                r"([T ]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?"
+                r"(Z|[+-](0\d|1[0-3]):?[0-5]\d)?)?)$")
 TIME_RULE = ("an ISO-8601 time (e.g. 2025-01-31T12:00:00Z) or epoch milliseconds, "
              "between 1970-01-01 and 9999-12-31")
 

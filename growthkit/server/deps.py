@@ -15,6 +15,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
+from zoneinfo import available_timezones
 
 from fastapi import Depends, Query, Request
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -48,8 +49,8 @@ Q_DOC = "Free-text search (case-insensitive) in the event name and the propertie
 TZ_DOC = ("IANA time zone for buckets (e.g. Europe/Berlin, Asia/Kathmandu); default: the "
           "app's timeZone setting. The answer's `timeZone` names the zone used.")
 NO_NUL = r"^[^\x00]*$"
-WHERE_PATTERN = (r'^[^"\\:\x00-\x1f\x7f]+:(eq|ne|contains)(:[^\x00]*)?$|'
-                 r'^[^"\\:\x00-\x1f\x7f]+(:(exists|not_exists))?$')
+WHERE_PATTERN = (r'^[^"\\:.\x00-\x1f\x7f]+(\.[^"\\:.\x00-\x1f\x7f]+)*'
+                 r'(:(eq|ne|contains):[^\x00]*|:exists|:not_exists)?$')
 
 
 # Text rules are stated in the document (json_schema_extra) and enforced by core, whose
@@ -79,9 +80,10 @@ FINGERPRINT = Depends(lead_fingerprint)
 CURSOR = Query(None, description="`nextCursor` of the previous page (same filters and "
                                  "order); leave out for the first page.",
                max_length=1000)
+# The document lists the zones this server knows (IANA names, as zoneinfo has them).
 TZ = Query(None, description=TZ_DOC,
            json_schema_extra={"maxLength": core_params.MAX_TZ_LENGTH,
-                              "pattern": r"^[A-Za-z0-9_+\-/]*$"})
+                              "enum": sorted(available_timezones())})
 
 
 def limit_query(default: int, maximum: int, what: str = "Items per page") -> Any:

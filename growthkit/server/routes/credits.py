@@ -34,9 +34,12 @@ CONFLICT = {"model": ErrorBody, "description": "Not enough credits, or an operat
 class CreditIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    fingerprint: str = Field(description="the lead; created if new")
-    amount: int = Field(description="> 0 earns, < 0 spends (409 if the balance is too low)")
-    action: str = Field(description="what the credits are for, e.g. purchase, export, adjust")
+    fingerprint: str = Field(description="the lead; created if new",
+                             json_schema_extra={"minLength": 1, "maxLength": 128})
+    amount: int = Field(description="> 0 earns, < 0 spends (409 if the balance is too low)",
+                        json_schema_extra={"minimum": -10**9, "maximum": 10**9})
+    action: str = Field(description="what the credits are for, e.g. purchase, export, adjust",
+                        json_schema_extra={"minLength": 1, "maxLength": 200})
     id: str | None = Field(None, description="operation id: sending it again returns the "
                                              "original answer and never applies twice")
     reason: str | None = Field(None, description="free text; required for action adjust")
@@ -45,8 +48,9 @@ class CreditIn(BaseModel):
 class ActionIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    fingerprint: str
-    action: str = Field(description="an action with a cost in the app's actionCosts")
+    fingerprint: str = Field(json_schema_extra={"minLength": 1, "maxLength": 128})
+    action: str = Field(description="an action with a cost in the app's actionCosts",
+                        json_schema_extra={"minLength": 1, "maxLength": 200})
     id: str | None = Field(None, description="operation id for safe retries")
     key: str | None = Field(None, description="the public key, if not in the header or ?key=")
 
