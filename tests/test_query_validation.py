@@ -165,3 +165,11 @@ def test_nul_in_the_segment_event_is_422(server, app):
     r = server.client.get("/api/v1/analytics/segments", params={"event": "a\x00b"},
                           headers=auth(app.secret))
     refused(r, 422, "event", "NUL")
+
+
+@pytest.mark.parametrize("where", ["s.a,b:eq:1", "s.{x}:exists", "s. a:exists", 'a.b"c:eq:1'])
+def test_nested_where_paths_with_array_syntax_are_422_not_500(server, app, where):
+    """Found by the schemathesis run: PostgreSQL receives nested paths as a text[] literal,
+    where commas, braces and edge spaces are syntax (it answered 500)."""
+    r = server.client.get("/api/v1/stats", params={"where": where}, headers=auth(app.secret))
+    refused(r, 422, "where", "property key")

@@ -35,8 +35,10 @@ MAX_TEXT_LENGTH = 320
 MAX_NAME_LENGTH = 200
 MAX_WHERE = 20
 MAX_WHERE_LENGTH = 1000
-# A property path segment: no quote, backslash, dot, colon or control character.
-PATH_SEGMENT = re.compile(r'[^"\\.:\x00-\x1f\x7f]{1,200}')
+# A property path segment: no quote, backslash, dot, colon, comma, brace or control character
+# and no surrounding spaces (PostgreSQL receives nested paths as a text[] literal, where
+# those characters are syntax).
+PATH_SEGMENT = re.compile(r'(?![ \t\n\r\f\v])[^"\\.:,{}\x00-\x1f\x7f]{1,200}(?<![ \t\n\r\f\v])')
 ISO_PATTERN = (r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?"
                r"(Z|[+-]\d{2}:?\d{2})?)?$")
 # What the OpenAPI document says a time parameter looks like: epoch ms outside the range that
@@ -133,8 +135,9 @@ def check_path(path: Sequence[str], field: str) -> None:
     for part in path:
         if not PATH_SEGMENT.fullmatch(part):
             raise QueryError(field, f"{field}: a property key may not contain quotes, "
-                                    f"backslashes or control characters, nor exceed 200 "
-                                    f"characters ({part!r})")
+                                    f"backslashes, commas, braces or control characters, "
+                                    f"start or end with a space, nor exceed 200 characters "
+                                    f"({part!r})")
 
 
 def activity_filter(app_id: str = "", *, event_names: Iterable[str] | str | None = None,

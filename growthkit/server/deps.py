@@ -49,8 +49,12 @@ Q_DOC = "Free-text search (case-insensitive) in the event name and the propertie
 TZ_DOC = ("IANA time zone for buckets (e.g. Europe/Berlin, Asia/Kathmandu); default: the "
           "app's timeZone setting. The answer's `timeZone` names the zone used.")
 NO_NUL = r"^[^\x00]*$"
-WHERE_PATTERN = (r'^[^"\\:.\x00-\x1f\x7f]+(\.[^"\\:.\x00-\x1f\x7f]+)*'
-                 r'(:(eq|ne|contains):[^\x00]*|:exists|:not_exists)?$')
+# A property path in the document: dotted segments without quotes, backslashes, colons,
+# commas, braces or control characters, none starting or ending with a space.
+PATH_PATTERN = (r'[^"\\.:,{}\s\x00-\x1f\x7f]([^"\\.:,{}\x00-\x1f\x7f]*'
+                r'[^"\\.:,{}\s\x00-\x1f\x7f])?')
+PATH_PATTERN = rf"{PATH_PATTERN}(\.{PATH_PATTERN})*"
+WHERE_PATTERN = rf"^{PATH_PATTERN}(:(eq|ne|contains):[^\x00]*|:exists|:not_exists)?$"
 
 
 # Text rules are stated in the document (json_schema_extra) and enforced by core, whose
@@ -188,8 +192,7 @@ class Condition(BaseModel):
 
     key: str = Field(min_length=1, description="A property key, nested keys by dots "
                                                "(`utm.source`).",
-                     json_schema_extra={"maxLength": 1000,
-                                        "pattern": r'^[^"\\\x00-\x1f\x7f]+$'})
+                     json_schema_extra={"maxLength": 1000, "pattern": f"^{PATH_PATTERN}$"})
     op: str = Field("eq", json_schema_extra={"enum": list(OPS)})
     value: str | int | float | bool | None = Field(
         None, description="Compared as text; required for eq, ne and contains.")
