@@ -25,6 +25,7 @@ from growthkit.core.timezones import DAY_MS, EPOCH_WEEKDAY_SHIFT, UNITS, bucket_
 INTERVALS = tuple(UNITS)
 MAX_BUCKETS = 10_000
 MAX_SERIES = 100
+YEAR_1_MS = -62_135_596_800_000  # 0001-01-01T00:00:00Z: the earliest time an answer can name
 DEFAULT_RANGE_MS = 7 * DAY_MS
 
 
@@ -110,6 +111,10 @@ def previous_period(flt: ActivityFilter) -> ActivityFilter:
     if flt.start is None or flt.end is None:
         raise QueryError("from", "the previous period needs a range with from and to")
     length = flt.end - flt.start
+    if flt.start - length < YEAR_1_MS:
+        raise QueryError("from", "from: this range is too long to compare with the period of "
+                                 "the same length before it (that would start before year "
+                                 "1); use a shorter range")
     return replace(flt, start=flt.start - length, end=flt.start)
 
 
