@@ -150,3 +150,15 @@ def test_a_tray_alert_fires_for_a_chosen_event(qtbot, live_server, keys, open_co
     tray.open_last()
     assert feed_rows(window.feed())[window.feed().table.currentIndex().row()] == \
         ("signup_completed", "fp_y")
+
+
+def test_feed_footer_dates_from_the_last_streamed_event(qtbot, live_server, keys, open_console):
+    """A streaming feed must not read "updated 6 min ago" while rows keep arriving."""
+    window = open_console(live_server.base_url, keys.secret, feed_docks())
+    wait_loaded(qtbot, window)
+    qtbot.waitUntil(lambda: window.connection_state == "live", timeout=WAIT_MS)
+    frame = window.docks["liveFeed"].frame
+    loaded_at = frame.refreshed_at
+    track(live_server, keys, "fp_new", "signup_completed")
+    qtbot.waitUntil(lambda: window.feed().model.rowCount() == 1, timeout=WAIT_MS)
+    assert frame.refreshed_at > loaded_at

@@ -430,6 +430,9 @@ class MainWindow(QMainWindow):
         feed = self.feed()
         if feed is not None:
             feed.add_events(events)
+        d = self.docks.get("liveFeed")
+        if d is not None and events:  # "updated" dates from the last streamed row
+            d.frame.mark_refreshed()
 
     def _on_stream_state(self, state: str, message: str) -> None:
         was = self.connection_state
