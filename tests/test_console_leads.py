@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest  # noqa: E402
-from lead_story import lead_story  # noqa: E402
+from lead_story import Api, lead_story  # noqa: E402
 from PySide6.QtCore import Qt  # noqa: E402
 
-from growthkit.core.clock import to_iso  # noqa: E402
+from growthkit.core.clock import now_ms, to_iso  # noqa: E402
 from growthkit.widgets.lead_profile import LeadProfileWidget  # noqa: E402
 from growthkit.widgets.leads import LeadsWidget  # noqa: E402
 
@@ -267,3 +267,16 @@ def test_editing_email_and_name_asks_for_an_update(qtbot, story):
     widget.show_data({"lead": {**story.api.get("/leads/fp_ada"), **updated}})
     assert widget.header.email.text() == "ada@lovelace.dev"
     assert not widget.header.save.isEnabled()
+
+
+def test_a_balance_with_no_operations_says_it_is_the_starting_grant(qtbot, live_server):
+    keys = live_server.create_app("Grants", initialCredits=10)
+    api = Api(live_server, keys)
+    api.track("fp_new", [("page_viewed", now_ms())])
+    widget = LeadProfileWidget()
+    qtbot.addWidget(widget)
+    widget.show_data(profile_data(api, "fp_new"))
+    assert widget.header_numbers()["creditBalance"] == "10"
+    assert widget.credits.ledger.rows == []
+    assert widget.credits.balance.text() == (
+        "Balance: 10 credits (the app's starting grant: no credit operations yet)")

@@ -39,5 +39,10 @@ class CreditsTab(QWidget):
 
     def show_credits(self, page: dict) -> None:
         """`{balance, data: [operation], nextCursor}`."""
-        self.balance.setText(f"Balance: {page.get('balance', 0)} credits")
+        balance = page.get("balance", 0)
+        text = f"Balance: {balance} credits"
+        if balance and not page.get("data") and not page.get("nextCursor"):
+            # The ledger opens on the first operation; until then the balance is the grant.
+            text += " (the app's starting grant: no credit operations yet)"
+        self.balance.setText(text)
         self.ledger.set_rows(page.get("data", []))
