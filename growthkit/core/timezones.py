@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import ColumnElement, case, literal
 
+from growthkit.core.clock import now_ms
+
 HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
 WEEK_MS = 7 * DAY_MS
@@ -33,7 +35,13 @@ def _offset_ms(tz: ZoneInfo, ms: int) -> int:
 
 
 def offsets(tz: ZoneInfo, start_ms: int, end_ms: int) -> list[tuple[int, int]]:
-    """[(from_ms, offset_ms), …]: the zone's offset from each instant until the next."""
+    """[(from_ms, offset_ms), …]: the zone's offset from each instant until the next.
+
+    No stored event lies more than an hour past the wall clock (ingest refuses those), so
+    the walk stops a day past now and the last offset covers the rest of the range: a
+    query `to=9999-12-31` costs what one ending today does.
+    """
+    end_ms = min(end_ms, max(start_ms, now_ms() + DAY_MS))
     segments = [(start_ms, _offset_ms(tz, start_ms))]
     step = DAY_MS
     t = start_ms
