@@ -5,6 +5,7 @@ timeline's order, icons and gaps, sessions and their events, credits, paging, ed
 from __future__ import annotations
 
 import os
+import re
 from zoneinfo import ZoneInfo
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -280,3 +281,12 @@ def test_a_balance_with_no_operations_says_it_is_the_starting_grant(qtbot, live_
     assert widget.credits.ledger.rows == []
     assert widget.credits.balance.text() == (
         "Balance: 10 credits (the app's starting grant: no credit operations yet)")
+
+
+def test_date_fields_read_year_month_day(qtbot, story):
+    widget = LeadProfileWidget()
+    qtbot.addWidget(widget)
+    widget.show_data(profile_data(story.api, "fp_ada"))
+    for edit in (widget.timeline.start, widget.timeline.end, widget.history.start,
+                 widget.history.end, widget.history.jump):
+        assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", edit.text()), edit.text()

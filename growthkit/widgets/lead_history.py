@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 from growthkit.widgets.chart_theme import palette_changed, style_plot
 from growthkit.widgets.lead_sessions import table
 from growthkit.widgets.rows_model import Column, RowsModel, key
-from growthkit.widgets.times import epoch_seconds, local
+from growthkit.widgets.times import DATE_FORMAT, epoch_seconds, local
 
 PAGE_SIZE = 200
 WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
@@ -62,6 +62,8 @@ class HistoryTab(QWidget):
         self.order.addItems(["Newest first", "Oldest first"])
         self.go = QPushButton("Show")
         self.jump = QDateEdit(today, calendarPopup=True)
+        for edit in (self.start, self.end, self.jump):
+            edit.setDisplayFormat(DATE_FORMAT)
         self.jump_go = QPushButton("Jump to date")
         self.count = QLabel()
         self.model = RowsModel([

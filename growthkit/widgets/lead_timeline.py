@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 
 from growthkit.widgets.chart_theme import palette_changed, style_plot
 from growthkit.widgets.rows_model import Column, RowsModel
-from growthkit.widgets.times import epoch_seconds, gap_label, local, parse, zone_name
+from growthkit.widgets.times import DATE_FORMAT, epoch_seconds, gap_label, local, parse, zone_name
 
 EVENT_ICON, CREDIT_ICON = "🔵", "💰"
 GAP_MIN_SECONDS = 5
@@ -128,6 +128,8 @@ class TimelineTab(QWidget):
         today = QDate.currentDate()
         self.start = QDateEdit(today.addDays(-30), calendarPopup=True)
         self.end = QDateEdit(today, calendarPopup=True)
+        for edit in (self.start, self.end):
+            edit.setDisplayFormat(DATE_FORMAT)
         self.zone = QLabel()
         self.model = TimelineModel(self)
         self.table = QTableView()

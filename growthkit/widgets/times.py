@@ -6,6 +6,8 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 UTC = dt.UTC
+# Qt's display format for date fields: ISO order, never the locale's ambiguous "1 11 2026".
+DATE_FORMAT = "yyyy-MM-dd"
 
 
 def parse(iso: str | None) -> dt.datetime | None:
