@@ -11,7 +11,7 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import httpx
 
@@ -93,17 +93,15 @@ def _ndjson_to_parquet(source: Path, target: Path) -> None:
     frame.to_parquet(target, index=False)
 
 
-def download(transport: Transport, path: str, params: list[tuple[str, str]], target: Path,
-             *, format: str | None, progress: Callable[[int, int | None], None] | None,
-             cancel: Any) -> Path:
-    """Write the export to `target` whole, or raise and leave nothing behind."""
-    fmt = export_format(target, format)
-    cancelled = _cancel_check(cancel)
+def write_whole(target: Path, format: str | None,
+                write: Callable[[BinaryIO, str], None]) -> Path:
+    """Have `write(out, wire_format)` write the export into a temporary file beside
+    `target`, convert NDJSON to Parquet when asked, then rename: the file is whole, or
+    (on any error or cancel) nothing is left behind. Client and LocalSource both use it."""
     target = target.expanduser()
+    fmt = export_format(target, format)
     if not target.parent.is_dir():
         raise FileNotFoundError(f"path: the folder {target.parent} does not exist")
-    wire = "ndjson" if fmt == "parquet" else fmt
-    params = [*params, ("format", wire)]
     temps: list[Path] = []
 
     def temp(suffix: str) -> Path:
@@ -114,16 +112,25 @@ def download(transport: Transport, path: str, params: list[tuple[str, str]], tar
         return temps[-1]
 
     try:
-        downloaded = temp(".part")
-        with downloaded.open("wb") as out:
-            _fetch(transport, path, params, out, progress, cancelled)
-        final = downloaded
+        written = temp(".part")
+        with written.open("wb") as out:
+            write(out, "ndjson" if fmt == "parquet" else fmt)
+        final = written
         if fmt == "parquet":
             final = temp(".parquet.part")
-            _ndjson_to_parquet(downloaded, final)
+            _ndjson_to_parquet(written, final)
         os.replace(final, target)
         return target
     finally:
         for leftover in temps:
             with contextlib.suppress(FileNotFoundError):
                 leftover.unlink()
+
+
+def download(transport: Transport, path: str, params: list[tuple[str, str]], target: Path,
+             *, format: str | None, progress: Callable[[int, int | None], None] | None,
+             cancel: Any) -> Path:
+    """Write the export to `target` whole, or raise and leave nothing behind."""
+    cancelled = _cancel_check(cancel)
+    return write_whole(target, format, lambda out, wire: _fetch(
+        transport, path, [*params, ("format", wire)], out, progress, cancelled))

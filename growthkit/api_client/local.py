@@ -12,20 +12,17 @@ clock: a month-old snapshot opens on its own last 24 hours. The file is only rea
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import timedelta
 from os import PathLike
 from pathlib import Path
-from typing import Any, Unpack
+from typing import Any, BinaryIO, Unpack
 
 from sqlalchemy import Engine, create_engine, event, select
 
 from growthkit.api_client import errors
 from growthkit.api_client.client import _funnel_body, _rule
-from growthkit.api_client.export import _cancel_check, _ndjson_to_parquet, export_format
+from growthkit.api_client.export import _cancel_check, write_whole
 from growthkit.api_client.filters import TimeLike, Where, event_names, time_param
 from growthkit.api_client.filters import conditions as condition_texts
 from growthkit.api_client.listing import Listing
@@ -296,44 +293,21 @@ class LocalSource:
                cancel: Cancel | None = None, **filters: Unpack[Filters]) -> Path:
         """The filtered events to a file as the server's export writes it (the same 90-day
         window, ending at the snapshot's end); written whole or not at all."""
-        target = Path(path).expanduser()
-        fmt = export_format(target, format)
-        if not target.parent.is_dir():
-            raise FileNotFoundError(f"path: the folder {target.parent} does not exist")
         cancelled = _cancel_check(cancel)
         flt = core_export.clamp_to_window(self._filter(**self._split(dict(filters))[0]),
                                           self.end)
-        temps: list[Path] = []
 
-        def temp(suffix: str) -> Path:
-            fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix,
-                                        dir=target.parent)
-            os.close(fd)
-            temps.append(Path(name))
-            return temps[-1]
-
-        try:
-            written = temp(".part")
+        def write(out: BinaryIO, wire: str) -> None:
             done = 0
-            with written.open("wb") as out:
-                wire = "ndjson" if fmt == "parquet" else fmt
-                for chunk in core_export.export_bytes(self.engine, flt, wire, order=order):
-                    if cancelled():
-                        raise errors.Cancelled("export cancelled; no file was written")
-                    out.write(chunk)
-                    done += len(chunk)
-                    if progress is not None:
-                        progress(done, None)
-            final = written
-            if fmt == "parquet":
-                final = temp(".parquet.part")
-                _ndjson_to_parquet(written, final)
-            os.replace(final, target)
-            return target
-        finally:
-            for leftover in temps:
-                with contextlib.suppress(FileNotFoundError):
-                    leftover.unlink()
+            for chunk in core_export.export_bytes(self.engine, flt, wire, order=order):
+                if cancelled():
+                    raise errors.Cancelled("export cancelled; no file was written")
+                out.write(chunk)
+                done += len(chunk)
+                if progress is not None:
+                    progress(done, None)
+
+        return write_whole(Path(path), format, write)
 
     def stream(self, last_event_id: int | str | None = None, *, event: Any = None,
                fingerprint: str | None = None, session: str | None = None

@@ -14,8 +14,7 @@ from growthkit.core import funnel as core
 from growthkit.core import funnel_leads as drill
 from growthkit.core.apps import App
 from growthkit.core.errors import QueryError
-from growthkit.server.auth import secret_app, state_of
-from growthkit.server.cache import cached_json
+from growthkit.server.auth import secret_app
 from growthkit.server.deps import (
     CURSOR,
     ERROR_RESPONSES,
@@ -122,14 +121,9 @@ async def funnel_step_leads(body: FunnelLeadsIn, request: Request,
     query = drill.FunnelLeadsQuery(core.plan(app, funnel_query(body)), body.step, body.outcome,
                                    limit, cursor)
     drill.decode_cursor(cursor)
-    engine = state_of(request).engine
-
-    def compute() -> dict:
-        with engine.connect() as conn, conn.begin():
-            return drill.funnel_leads(conn, app.id, query).to_json()
-
     # Paging through one step re-sends the same body: the walk's answer is shared for the TTL.
-    return await cached_json(request, app.id, compute, body_key=_key(body, cursor, limit))
+    return await cached_answer(request, app, drill.funnel_leads, app.id, query,
+                               body_key=_key(body, cursor, limit))
 
 
 @router.post("/api/v1/analytics/funnel/time-to-convert", summary="Time-to-convert histogram "
@@ -140,10 +134,5 @@ async def funnel_time_to_convert(body: TimeToConvertIn, request: Request,
     if body.step > len(query.steps):
         raise QueryError("step", f"step: must be a step number from 2 to {len(query.steps)}, "
                                  f"not {body.step}")
-    engine = state_of(request).engine
-
-    def compute() -> dict:
-        with engine.connect() as conn, conn.begin():
-            return drill.time_to_convert(conn, query, body.step, body.bins).to_json()
-
-    return await cached_json(request, app.id, compute, body_key=_key(body))
+    return await cached_answer(request, app, drill.time_to_convert, query, body.step, body.bins,
+                               body_key=_key(body))
