@@ -33,8 +33,8 @@ from PySide6.QtWidgets import (
 
 from growthkit.widgets.chart_theme import palette_changed, style_plot
 from growthkit.widgets.lead_sessions import table
-from growthkit.widgets.rows_model import ROW_ROLE, Column, RowsModel, key
 from growthkit.widgets.saved import SavedItems, saved_funnels, saved_segments
+from growthkit.widgets.table_model import ROW_ROLE, Column, RowsModel, key
 from growthkit.widgets.times import duration, local
 
 MIN_STEPS, MAX_STEPS = 2, 10

@@ -9,7 +9,7 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from growthkit.widgets.lead_sessions import table
-from growthkit.widgets.rows_model import Column, RowsModel, key
+from growthkit.widgets.table_model import Column, RowsModel, key
 from growthkit.widgets.times import local
 
 

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 
 from growthkit.widgets.chart_theme import palette_changed, style_plot
 from growthkit.widgets.lead_sessions import table
-from growthkit.widgets.rows_model import Column, RowsModel, key
+from growthkit.widgets.table_model import Column, RowsModel, key
 from growthkit.widgets.times import DATE_FORMAT, epoch_seconds, local
 
 PAGE_SIZE = 200

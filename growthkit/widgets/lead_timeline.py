@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from growthkit.widgets.chart_theme import palette_changed, style_plot
-from growthkit.widgets.rows_model import Column, RowsModel
+from growthkit.widgets.table_model import Column, RowsModel
 from growthkit.widgets.times import DATE_FORMAT, epoch_seconds, gap_label, local, parse, zone_name
 
 EVENT_ICON, CREDIT_ICON = "🔵", "💰"

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from growthkit.widgets.rows_model import ROW_ROLE, Column, RowsModel, key, sorted_proxy
+from growthkit.widgets.table_model import ROW_ROLE, Column, RowsModel, key, sorted_proxy
 from growthkit.widgets.times import local
 
 DEBOUNCE_MS = 250

@@ -9,11 +9,11 @@ from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QVBoxLayout, QWidget
 from growthkit.widgets.chart_theme import change_colour, text_label
 from growthkit.widgets.formatting import change_text, full_number, span_text
 from growthkit.widgets.table_model import (
-    RIGHT,
     Column,
     RowsModel,
     fit_columns,
     keep_view,
+    key,
     sorted_view,
 )
 
@@ -48,20 +48,20 @@ class PopularEventsWidget(QWidget):
         super().__init__(parent)
         self.setObjectName("popularEvents")
         self.model = RowsModel([
-            Column("#", lambda r: r.get("rank"), lambda r: str(r.get("rank") or "–"), RIGHT),
-            Column("Event", lambda r: r["eventName"], lambda r: r["eventName"]),
-            Column("Count", lambda r: r["count"], lambda r: full_number(r["count"]), RIGHT),
-            Column("Share", lambda r: r.get("share", 0),
-                   lambda r: f"{(r.get('share') or 0) * 100:.1f}%", RIGHT,
+            Column("#", lambda r: str(r.get("rank") or "–"), key("rank"), align_right=True),
+            Column("Event", key("eventName")),
+            Column("Count", lambda r: full_number(r["count"]), key("count"), align_right=True),
+            Column("Share", lambda r: f"{(r.get('share') or 0) * 100:.1f}%",
+                   lambda r: r.get("share", 0), align_right=True,
                    tip="of all events in the range"),
-            Column("Previous", lambda r: r.get("previousCount"),
-                   lambda r: full_number(r.get("previousCount") or 0), RIGHT,
+            Column("Previous", lambda r: full_number(r.get("previousCount") or 0),
+                   key("previousCount"), align_right=True,
                    tip="count in the previous period of the same length"),
-            Column("Change", lambda r: r.get("change"),
-                   lambda r: change_text(r.get("change"), r.get("previousCount")), RIGHT,
+            Column("Change", lambda r: change_text(r.get("change"), r.get("previousCount")),
+                   key("change"), align_right=True,
                    colour=lambda r: change_colour(self, r.get("change")),
                    tip="count against the previous period"),
-            Column("Rank", _move_value, rank_move, RIGHT,
+            Column("Rank", rank_move, _move_value, align_right=True,
                    colour=lambda r: change_colour(self, _move_value(r)),
                    tip="places moved since the previous period"),
         ], key=lambda r: r["eventName"], parent=self)

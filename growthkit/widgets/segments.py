@@ -29,8 +29,8 @@ from PySide6.QtWidgets import (
 )
 
 from growthkit.widgets.lead_sessions import table
-from growthkit.widgets.rows_model import ROW_ROLE, Column, RowsModel, key
 from growthkit.widgets.saved import SavedItems, saved_segments
+from growthkit.widgets.table_model import ROW_ROLE, Column, RowsModel, key
 
 KIND_NAMES = {"builtin": "built-in", "rule": "custom rule", "funnel": "funnel step"}
 

@@ -29,11 +29,11 @@ from growthkit.widgets.formatting import (
     span_text,
 )
 from growthkit.widgets.table_model import (
-    RIGHT,
     Column,
     RowsModel,
     fit_columns,
     keep_view,
+    key,
     sorted_view,
 )
 
@@ -111,12 +111,12 @@ class QuickStatsWidget(QWidget):
         self.grid.setSpacing(6)
         self._columns = 0
         self.top_model = RowsModel([
-            Column("Top event", lambda r: r["eventName"], lambda r: r["eventName"]),
-            Column("Count", lambda r: r["count"], lambda r: full_number(r["count"]), RIGHT),
-            Column("Previous", lambda r: r.get("previousCount"),
-                   lambda r: full_number(r.get("previousCount") or 0), RIGHT),
-            Column("Change", lambda r: r.get("change"),
-                   lambda r: change_text(r.get("change"), r.get("previousCount")), RIGHT,
+            Column("Top event", key("eventName")),
+            Column("Count", lambda r: full_number(r["count"]), key("count"), align_right=True),
+            Column("Previous", lambda r: full_number(r.get("previousCount") or 0),
+                   key("previousCount"), align_right=True),
+            Column("Change", lambda r: change_text(r.get("change"), r.get("previousCount")),
+                   key("change"), align_right=True,
                    colour=lambda r: change_colour(self, r.get("change"))),
         ], key=lambda r: r["eventName"], parent=self)
         self.top_view, self.top_proxy = sorted_view(self.top_model, sort_column=1,
@@ -179,8 +179,8 @@ class QuickStatsWidget(QWidget):
             "uniqueUsers": f"previous {full_number(prev.get('uniqueUsers', 0))}",
             "sessions": f"previous {full_number(prev.get('sessions', 0))}",
         }
-        for key, tile in self.tiles.items():
-            tile.set(data.get(key, 0), change.get(key), prev.get(key), details[key])
+        for name, tile in self.tiles.items():
+            tile.set(data.get(name, 0), change.get(name), prev.get(name), details[name])
         with keep_view(self.top_view):
             self.top_model.set_rows(data.get("topEvents") or [])
         fit_columns(self.top_view, stretch=0)
