@@ -27,6 +27,7 @@ from growthkit.core.apps import App
 from growthkit.core.errors import QueryError, UnknownParameter
 from growthkit.core.filters import OPS, ActivityFilter, PropertyCondition
 from growthkit.core.results import Result
+from growthkit.core.store import write_connection
 from growthkit.server.auth import secret_app, state_of
 from growthkit.server.cache import cached_json
 from growthkit.server.errors import json_response
@@ -249,6 +250,18 @@ async def run_core(request: Request, fn: Callable[..., R], *args: Any) -> R:
 
     def call() -> R:
         with engine.connect() as conn:
+            return fn(conn, *args)
+
+    return await run_in_threadpool(call)
+
+
+async def run_core_write(request: Request, fn: Callable[..., R], *args: Any) -> R:
+    """`fn(connection, *args)` in one write transaction (committed on return), in a worker
+    thread."""
+    engine = state_of(request).engine
+
+    def call() -> R:
+        with write_connection(engine) as conn, conn.begin():
             return fn(conn, *args)
 
     return await run_in_threadpool(call)

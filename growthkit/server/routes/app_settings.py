@@ -5,14 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Request
-from starlette.concurrency import run_in_threadpool
 
 from growthkit.core import apps as core_apps
 from growthkit.core.apps import App
 from growthkit.core.clock import to_iso
-from growthkit.core.store import write_connection
 from growthkit.server.auth import secret_app, state_of
-from growthkit.server.deps import ERROR_RESPONSES, reject_unknown_parameters
+from growthkit.server.deps import ERROR_RESPONSES, reject_unknown_parameters, run_core_write
 from growthkit.server.errors import ApiError
 
 router = APIRouter(prefix="/api/v1", tags=["app"],
@@ -37,11 +35,6 @@ async def patch_app(request: Request, changes: dict[str, Any] = Body(
     unknown = set(changes) - set(core_apps.DEFAULT_SETTINGS) - core_apps.EXTRA_SETTINGS
     if unknown:
         raise ApiError(422, f"unknown settings: {', '.join(sorted(unknown))}")
-
-    def change() -> App:
-        with write_connection(state.engine) as conn, conn.begin():
-            return core_apps.update_settings(conn, app.id, changes)
-
-    updated = await run_in_threadpool(change)
+    updated = await run_core_write(request, core_apps.update_settings, app.id, changes)
     state.forget_apps()
     return app_json(updated)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from growthkit.core import feed, lead_profile
@@ -13,8 +12,7 @@ from growthkit.core import leads as core
 from growthkit.core.activities import ActivityPage
 from growthkit.core.apps import App
 from growthkit.core.params import MAX_TEXT_LENGTH, activity_filter
-from growthkit.core.store import write_connection
-from growthkit.server.auth import secret_app, state_of
+from growthkit.server.auth import secret_app
 from growthkit.server.deps import (
     CURSOR,
     EVENT_NAMES,
@@ -29,6 +27,7 @@ from growthkit.server.deps import (
     documented,
     limit_query,
     reject_unknown_parameters,
+    run_core_write,
     text_query,
     time_query,
 )
@@ -96,10 +95,5 @@ async def patch_lead(request: Request, fingerprint: str = FINGERPRINT,
                          description="email and name (null clears), traits merged key by key "
                                      "(a null value removes a key; traits: null clears all)"),
                      app: App = Depends(secret_app)) -> Response:
-    engine = state_of(request).engine
-
-    def change() -> core.Lead:
-        with write_connection(engine) as conn, conn.begin():
-            return core.update_lead(conn, app.id, fingerprint, changes)
-
-    return json_response((await run_in_threadpool(change)).to_json())
+    lead = await run_core_write(request, core.update_lead, app.id, fingerprint, changes)
+    return json_response(lead.to_json())
