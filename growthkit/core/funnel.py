@@ -18,7 +18,7 @@ from __future__ import annotations
 import statistics
 import uuid
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import groupby
 from operator import itemgetter
@@ -29,6 +29,7 @@ from growthkit.core.apps import App
 from growthkit.core.clock import to_iso
 from growthkit.core.errors import QueryError
 from growthkit.core.filters import ActivityFilter, PropertyCondition
+from growthkit.core.funnel_paths import Paths, SummaryWalk, summarizable
 from growthkit.core.params import check_path, resolve_range
 from growthkit.core.results import Result, result
 from growthkit.core.schema import activities
@@ -104,8 +105,9 @@ class FunnelPlan:
                                      f"{to_iso(self.start)}, to {to_iso(self.end)})")
 
 
-def _statement(q: FunnelPlan, dialect: str = "sqlite"):
-    """Rows (fingerprint, mask, timestamp); bit k of mask set when the event matches step k."""
+def _statement(q: FunnelPlan, dialect: str = "sqlite", fingerprints: Sequence[str] | None = None):
+    """Rows (fingerprint, mask, timestamp); bit k of mask set when the event matches step k
+    (of the given leads only, when `fingerprints` is not None)."""
     a = activities.c
     matches = [and_(a.event_name == s.event_name, *(c.clause() for c in s.conditions))
                for s in q.steps]
@@ -115,6 +117,8 @@ def _statement(q: FunnelPlan, dialect: str = "sqlite"):
                           start=q.start, end=q.end + q.window_ms,
                           conditions=list(q.conditions))
     stmt = select(a.fingerprint_id, mask.label("mask"), a.timestamp, a.seq).where(base.where())
+    if fingerprints is not None:
+        stmt = stmt.where(a.fingerprint_id.in_(list(fingerprints)))
     if any(s.conditions for s in q.steps):
         # Events of a step's name that fail its conditions match no step: leave them out.
         stmt = stmt.where(or_(*matches))
@@ -140,10 +144,12 @@ def tune_for_scans(conn: Connection) -> None:
         conn.exec_driver_sql(f"SET LOCAL work_mem = '{WORK_MEM}'")
 
 
-def step_rows(conn: Connection, q: FunnelPlan) -> Iterator[tuple[str, int, int]]:
-    """The (fingerprint, mask, timestamp) rows the walk reads, streamed in batches."""
+def step_rows(conn: Connection, q: FunnelPlan, fingerprints: Sequence[str] | None = None,
+              ) -> Iterator[tuple[str, int, int]]:
+    """The (fingerprint, mask, timestamp) rows the walk reads (of the given leads only, when
+    `fingerprints` is not None), streamed in batches."""
     tune_for_scans(conn)
-    stmt = _statement(q, conn.dialect.name)
+    stmt = _statement(q, conn.dialect.name, fingerprints)
     if q.conditions or any(s.conditions for s in q.steps):
         # Property conditions may bind typed (processed) parameters: let SQLAlchemy bind.
         result = conn.execute(stmt, execution_options={"yield_per": FETCH_BATCH})
@@ -215,18 +221,37 @@ def lead_path(events: Sequence[tuple[str, int, int]], n_steps: int, window_ms: i
     return best
 
 
-def walk(rows: Iterable[tuple[str, int, int]], n_steps: int, window_ms: int,
-         start: int, end: int) -> list[StepResult]:
-    """Aggregate (fingerprint, mask, timestamp) rows, ordered by lead then time."""
-    reached = [0] * n_steps
-    gaps: list[list[int]] = [[] for _ in range(n_steps)]
-    for _, group in groupby(rows, key=itemgetter(0)):
-        path = lead_path(list(group), n_steps, window_ms, start, end)
+def raw_paths(conn: Connection, q: FunnelPlan,
+              fingerprints: Sequence[str] | None = None) -> dict[str, list[int]]:
+    """Every entered lead's best path (its step times) by fingerprint, walked on raw rows."""
+    out: dict[str, list[int]] = {}
+    for fp, group in groupby(step_rows(conn, q, fingerprints), key=itemgetter(0)):
+        path = lead_path(list(group), len(q.steps), q.window_ms, q.start, q.end)
         if path:
-            reached[0] += 1
-            for k in range(1, len(path)):
-                reached[k] += 1
-                gaps[k].append(path[k] - path[k - 1])
+            out[fp] = path
+    return out
+
+
+def lead_paths(conn: Connection, q: FunnelPlan) -> Paths:
+    """The funnel's entered leads and their paths: from lead days where the funnel allows
+    (growthkit.core.funnel_paths), else from raw rows. Funnels, drill-downs and time to
+    convert all count from here, so they always agree."""
+    if not summarizable(q):
+        paths = raw_paths(conn, q)
+        return Paths(len(paths), paths)
+    tune_for_scans(conn)
+    return SummaryWalk(conn, q.app_id, [s.event_name for s in q.steps], q.window_ms, q.start,
+                       q.end, lambda fps: raw_paths(conn, q, fps)).paths()
+
+
+def walk(paths: Paths, n_steps: int) -> list[StepResult]:
+    """Per-step results of the entered leads' paths."""
+    reached = [paths.entered] + [0] * (n_steps - 1)
+    gaps: list[list[int]] = [[] for _ in range(n_steps)]
+    for path in paths.walked.values():
+        for k in range(1, len(path)):
+            reached[k] += 1
+            gaps[k].append(path[k] - path[k - 1])
     return summarize(reached, gaps)
 
 
@@ -249,7 +274,7 @@ def summarize(reached: Sequence[int], gaps: Sequence[list[int]]) -> list[StepRes
 
 def run_funnel(conn: Connection, q: FunnelPlan) -> list[StepResult]:
     """The funnel's per-step results, in step order."""
-    results = walk(step_rows(conn, q), len(q.steps), q.window_ms, q.start, q.end)
+    results = walk(lead_paths(conn, q), len(q.steps))
     for step, step_result in zip(q.steps, results, strict=True):
         step_result.event_name = step.event_name
     return results

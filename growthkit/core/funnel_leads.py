@@ -12,8 +12,6 @@ import base64
 import binascii
 import statistics
 from dataclasses import dataclass, field
-from itertools import groupby
-from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -21,7 +19,7 @@ from sqlalchemy import Connection, select
 from growthkit.core.clock import parse_time, to_iso
 from growthkit.core.cursors import CursorError
 from growthkit.core.errors import QueryError
-from growthkit.core.funnel import FunnelPlan, lead_path, step_rows
+from growthkit.core.funnel import FunnelPlan, lead_paths
 from growthkit.core.params import check_limit
 from growthkit.core.schema import leads
 
@@ -146,27 +144,22 @@ def decode_cursor(cursor: str | None) -> str | None:
     return text[len(CURSOR_PREFIX):]
 
 
-def lead_paths(conn: Connection, q: FunnelPlan) -> dict[str, list[int]]:
-    """Every entered lead's best path (its step times), by fingerprint."""
-    out: dict[str, list[int]] = {}
-    for fp, group in groupby(step_rows(conn, q), key=itemgetter(0)):
-        path = lead_path(list(group), len(q.steps), q.window_ms, q.start, q.end)
-        if path:
-            out[fp] = path
-    return out
-
-
 def funnel_leads(conn: Connection, app_id: str, q: FunnelLeadsQuery) -> FunnelLeads:
     """One page of the step's converted or dropped leads, in fingerprint order."""
     after = decode_cursor(q.cursor)
     paths = lead_paths(conn, q.funnel)
     k = q.step
     if q.outcome == "converted":
-        chosen = {fp: p for fp, p in paths.items() if len(p) >= k}
+        chosen = {fp: p for fp, p in paths.walked.items() if len(p) >= k}
     else:
-        chosen = {fp: p for fp, p in paths.items() if len(p) == k - 1}
-    ordered = sorted(fp for fp in chosen if after is None or fp > after)
+        chosen = {fp: p for fp, p in paths.walked.items() if len(p) == k - 1}
+    # The leads that stopped at their entry without being walked: converted at step 1,
+    # dropped at step 2 (their paths, just the entry, are looked up for the page only).
+    stopped = set(paths.rest()) if k == 1 or (k == 2 and q.outcome == "dropped") else set()
+    ordered = sorted(fp for fp in chosen.keys() | stopped if after is None or fp > after)
     page = ordered[:q.limit]
+    entries = paths.entry_times([fp for fp in page if fp not in chosen])
+    chosen.update({fp: [t] for fp, t in entries.items()})
     rows = {r.fingerprint: r for r in conn.execute(
         select(leads).where(leads.c.app_id == app_id, leads.c.fingerprint.in_(page)))} \
         if page else {}
@@ -180,7 +173,8 @@ def funnel_leads(conn: Connection, app_id: str, q: FunnelLeadsQuery) -> FunnelLe
             row.first_seen if row else path[0], row.last_seen if row else path[-1],
             row.events if row else 0, path[0], len(path), path[-1], gap))
     more = len(ordered) > q.limit
-    return FunnelLeads(k, q.funnel.steps[k - 1].event_name, q.outcome, len(chosen), data,
+    return FunnelLeads(k, q.funnel.steps[k - 1].event_name, q.outcome,
+                       len(chosen.keys() | stopped), data,
                        encode_cursor(page[-1]) if more and page else None)
 
 
@@ -194,7 +188,7 @@ def time_to_convert(conn: Connection, q: FunnelPlan, step: int, bins: int = 20) 
     if not 1 <= bins <= MAX_BINS:
         raise QueryError("bins", f"bins: must be between 1 and {MAX_BINS}, not {bins}")
     gaps = [(p[step - 1] - p[step - 2]) / 1000
-            for p in lead_paths(conn, q).values() if len(p) >= step]
+            for p in lead_paths(conn, q).walked.values() if len(p) >= step]
     name = q.steps[step - 1].event_name
     if not gaps:
         return TimeToConvert(step, name, 0, None, [])

@@ -28,6 +28,7 @@ from sqlalchemy import (
 
 from growthkit.core.apps import App, get_app, list_apps
 from growthkit.core.clock import now_ms, to_iso
+from growthkit.core.lead_days import forget_day
 from growthkit.core.rollups import (
     _lock_state,
     add_counts,
@@ -136,6 +137,7 @@ def _roll_day(conn: Connection, app_id: str, day: int, now: int) -> tuple[int, i
     for table in (rollup_presence, rollup_presence_15m):  # who was active goes too
         conn.execute(delete(table).where(table.c.app_id == app_id, table.c.bucket >= day,
                                          table.c.bucket < day + DAY_MS))
+    forget_day(conn, app_id, day)
     _mark(conn, app_id, day + DAY_MS, now)
     lower_watermark(conn)
     return rolled, int(deleted)

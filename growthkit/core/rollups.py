@@ -42,6 +42,7 @@ from sqlalchemy import (
 from growthkit.core.clock import now_ms
 from growthkit.core.errors import QueryError
 from growthkit.core.filters import ActivityFilter
+from growthkit.core.lead_days import add_days
 from growthkit.core.schema import (
     activities,
     retention_state,
@@ -265,7 +266,8 @@ def _upsert_add(conn: Connection, table, rows: list[dict]) -> None:  # noqa: ANN
 
 
 def add_counts(conn: Connection, *where) -> int:  # noqa: ANN002
-    """Add the activities matching `where` into both rollups; returns how many rows."""
+    """Add the activities matching `where` into the rollups and lead days; returns how
+    many rows."""
     c = activities.c
     bucket = ((c.timestamp // QUARTER_MS) * QUARTER_MS).label("bucket")
     quarters = [dict(r._mapping) for r in conn.execute(
@@ -287,6 +289,7 @@ def add_counts(conn: Connection, *where) -> int:  # noqa: ANN002
         conn.execute(insert(conn, table)
                      .from_select(["app_id", "bucket", "fingerprint_id", "session_id"], present)
                      .on_conflict_do_nothing())
+    add_days(conn, *where)
     return sum(hours.values())
 
 

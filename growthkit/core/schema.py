@@ -139,6 +139,23 @@ rollup_presence = _presence_rollup("rollup_presence")
 # The same per 15 minutes, for the users heatmap in zones such as +05:45 and +05:30.
 rollup_presence_15m = _presence_rollup("rollup_presence_15m")
 
+# Per app, event name, UTC day and lead: the events, first and last time (core/lead_days.py;
+# funnels and segment rules read these instead of every event). Deleted with the events.
+lead_event_days = Table(
+    "lead_event_days",
+    metadata,
+    Column("app_id", String(40), primary_key=True),
+    Column("event_name", String(200), primary_key=True),
+    Column("day", BigInteger, primary_key=True),
+    Column("fingerprint_id", String(128), primary_key=True),
+    Column("events", BigInteger, nullable=False),
+    Column("first_ts", BigInteger, nullable=False),
+    Column("last_ts", BigInteger, nullable=False),
+    sqlite_with_rowid=False,
+)
+Index("ix_lead_event_days_app_fp", lead_event_days.c.app_id, lead_event_days.c.fingerprint_id,
+      lead_event_days.c.day)
+
 # What retention keeps of deleted events: per UTC day and event name ('*' = all events)
 # the count and the distinct users and sessions of that day.
 daily_rollups = Table(

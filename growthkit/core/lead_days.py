@@ -1,0 +1,126 @@
+"""Lead days: per app, event name, UTC day and lead, how many events and the first and last
+time, kept from the rollup watermark (refresh_rollups), never at ingest.
+
+Funnels and "did X" segment rules ask which leads did an event in a range: over whole days
+that is a scan of these rows (one per lead and day, not one per event), plus raw rows for
+the partial days at the range's edges and for events above the watermark (`event_rows`),
+so the answers stay exact with late and out-of-order events. Retention deletes a day's rows
+with the day's events (`forget_day`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import Connection, Select, func, literal, select, union_all
+
+from growthkit.core.schema import activities, lead_event_days
+from growthkit.core.store import insert
+from growthkit.core.timezones import DAY_MS
+
+# Below this many rows above the watermark, read them by seq (a short primary-key range).
+TAIL_BY_SEQ_ROWS = 200_000
+
+
+def add_days(conn: Connection, *where) -> None:  # noqa: ANN002
+    """Add the activities matching `where` (a seq range) into lead_event_days."""
+    c = activities.c
+    day = ((c.timestamp // DAY_MS) * DAY_MS).label("day")
+    rows = [dict(r._mapping) for r in conn.execute(
+        select(c.app_id, c.event_name, day, c.fingerprint_id, func.count().label("events"),
+               func.min(c.timestamp).label("first_ts"), func.max(c.timestamp).label("last_ts"))
+        .where(*where).group_by(c.app_id, c.event_name, day, c.fingerprint_id))]
+    if not rows:
+        return
+    t = lead_event_days.c
+    stmt = insert(conn, lead_event_days)
+    least, greatest = ((func.least, func.greatest) if conn.dialect.name == "postgresql"
+                       else (func.min, func.max))
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[t.app_id, t.event_name, t.day, t.fingerprint_id],
+        set_={"events": t.events + stmt.excluded.events,
+              "first_ts": least(t.first_ts, stmt.excluded.first_ts),
+              "last_ts": greatest(t.last_ts, stmt.excluded.last_ts)})
+    for i in range(0, len(rows), 1000):
+        conn.execute(stmt, rows[i:i + 1000])
+
+
+def forget_day(conn: Connection, app_id: str, day: int) -> None:
+    """Retention deleted the UTC day's events: its lead days go too."""
+    t = lead_event_days.c
+    conn.execute(lead_event_days.delete().where(t.app_id == app_id, t.day >= day,
+                                                t.day < day + DAY_MS))
+
+
+def _raw(app_id: str, names: Sequence[str], start: int, end: int, *also) -> Select:  # noqa: ANN002
+    a = activities.c
+    return select(a.fingerprint_id.label("fp"), a.event_name.label("event_name"),
+                  literal(1).label("n")).where(
+        a.app_id == app_id, a.event_name.in_(names), a.timestamp >= start, a.timestamp < end,
+        *also)
+
+
+def event_rows(conn: Connection, app_id: str, names: Sequence[str], start: int,
+               end: int) -> Select:
+    """(fp, event_name, n) rows whose sums per lead and name are its events of `names` with
+    start <= timestamp < end: lead days for the whole UTC days inside, raw rows for the
+    partial days at the edges and for the rows not yet rolled up."""
+    from growthkit.core.rollups import max_seq, watermark  # rollups imports this module
+
+    names = sorted(set(names))
+    lo = -(-start // DAY_MS) * DAY_MS
+    hi = end - end % DAY_MS
+    if lo >= hi:
+        return _raw(app_id, names, start, end)
+    t = lead_event_days.c
+    parts: list[Select] = [select(t.fingerprint_id.label("fp"), t.event_name,
+                                  t.events.label("n")).where(
+        t.app_id == app_id, t.event_name.in_(names), t.day >= lo, t.day < hi)]
+    if start < lo:
+        parts.append(_raw(app_id, names, start, lo))
+    if hi < end:
+        parts.append(_raw(app_id, names, hi, end))
+    w = watermark(conn)
+    a = activities.c
+    if max_seq(conn) - w <= TAIL_BY_SEQ_ROWS:
+        # `|| ''` and `+ 0` keep the planner off the time/name indexes: read by seq instead.
+        parts.append(select(a.fingerprint_id.label("fp"), a.event_name.label("event_name"),
+                            literal(1).label("n")).where(
+            a.seq > w, a.app_id.concat("") == app_id, a.event_name.concat("").in_(names),
+            (a.timestamp + 0) >= lo, (a.timestamp + 0) < hi))
+    else:
+        parts.append(_raw(app_id, names, lo, hi, a.seq > w))
+    return union_all(*parts)
+
+
+def day_records(conn: Connection, app_id: str, names: Sequence[str], fingerprints: Sequence[str],
+                start: int, end: int) -> list[tuple[str, str, int, int, int]]:
+    """(fp, event_name, first_ts, last_ts, events) per lead, name and UTC day touching
+    [start, end), for the given leads: lead days merged with the rows not yet rolled up
+    (their days may then hold events outside the range: callers treat them as such)."""
+    from growthkit.core.rollups import watermark
+
+    t, a = lead_event_days.c, activities.c
+    lo, names = start - start % DAY_MS, sorted(set(names))
+    merged: dict[tuple[str, str, int], list[int]] = {}
+    for i in range(0, len(fingerprints), 5000):
+        batch = list(fingerprints[i:i + 5000])
+        for fp, name, day, first, last, n in conn.execute(
+                select(t.fingerprint_id, t.event_name, t.day, t.first_ts, t.last_ts, t.events)
+                .where(t.app_id == app_id, t.fingerprint_id.in_(batch),
+                       t.event_name.in_(names), t.day >= lo, t.day < end)):
+            merged[(fp, name, day)] = [first, last, n]
+    wanted = set(fingerprints)
+    w = watermark(conn)
+    for fp, name, ts in conn.execute(
+            select(a.fingerprint_id, a.event_name, a.timestamp).where(
+                a.seq > w, a.app_id == app_id, a.event_name.in_(names),
+                a.timestamp >= lo, a.timestamp < end)):
+        if fp not in wanted:
+            continue
+        rec = merged.get((fp, name, ts - ts % DAY_MS))
+        if rec is None:
+            merged[(fp, name, ts - ts % DAY_MS)] = [ts, ts, 1]
+        else:
+            rec[0], rec[1], rec[2] = min(rec[0], ts), max(rec[1], ts), rec[2] + 1
+    return [(fp, name, r[0], r[1], r[2]) for (fp, name, _), r in merged.items()]
