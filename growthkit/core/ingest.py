@@ -11,11 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import orjson
-from sqlalchemy import Connection, case, select
+from sqlalchemy import Connection, select
 
 from growthkit.core.events import Event
 from growthkit.core.schema import leads
-from growthkit.core.store import insert
 
 SESSION_GAP_MS = 30 * 60 * 1000
 CHUNK = 500
@@ -92,37 +91,64 @@ def _upsert_leads(conn: Connection, batches: Sequence[BatchWrite], sessions: dic
         rows.append({"app_id": app_id, "fingerprint": fp, "first_seen": first, "last_seen": last,
                      "last_session_id": session, "last_event_at": last_event,
                      "events": stored.get((app_id, fp), 0)})
-    stmt = insert(conn, leads)
-    ex = stmt.excluded
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[leads.c.app_id, leads.c.fingerprint],
-        set_={
-            "first_seen": case((ex.first_seen < leads.c.first_seen, ex.first_seen),
-                               else_=leads.c.first_seen),
-            "last_seen": case((ex.last_seen > leads.c.last_seen, ex.last_seen),
-                              else_=leads.c.last_seen),
-            "last_session_id": case((ex.last_session_id.is_(None), leads.c.last_session_id),
-                                    else_=ex.last_session_id),
-            "last_event_at": case((ex.last_event_at.is_(None), leads.c.last_event_at),
-                                  else_=ex.last_event_at),
-            "events": leads.c.events + ex.events,
-        },
-    )
-    for i in range(0, len(rows), CHUNK):
-        conn.execute(stmt, rows[i:i + CHUNK])
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(PG_UPSERT_LEADS, {
+            name: [r[name] for r in rows] for name in LEAD_COLUMNS})
+    else:
+        conn.exec_driver_sql(SQLITE_UPSERT_LEADS, [tuple(r.values()) for r in rows])
+
+
+# A lead row per (app, fingerprint): the span of its events, its current server-assigned
+# session and its stored-event count. Plain SQL on both stores (building the statement in
+# SQLAlchemy cost ~1 ms per group); PostgreSQL takes the rows as binary column arrays.
+LEAD_COLUMNS = ("app_id", "fingerprint", "first_seen", "last_seen", "last_session_id",
+                "last_event_at", "events")
+LEAD_UPDATE = """ON CONFLICT (app_id, fingerprint) DO UPDATE SET
+    first_seen = {least}(leads.first_seen, excluded.first_seen),
+    last_seen = {greatest}(leads.last_seen, excluded.last_seen),
+    last_session_id = coalesce(excluded.last_session_id, leads.last_session_id),
+    last_event_at = coalesce(excluded.last_event_at, leads.last_event_at),
+    events = leads.events + excluded.events"""
+SQLITE_UPSERT_LEADS = (f"INSERT INTO leads ({', '.join(LEAD_COLUMNS)}) VALUES (?,?,?,?,?,?,?) "
+                       + LEAD_UPDATE.format(least="min", greatest="max"))
+PG_UPSERT_LEADS = f"""
+INSERT INTO leads ({', '.join(LEAD_COLUMNS)})
+SELECT * FROM unnest(%(app_id)b::varchar[], %(fingerprint)b::varchar[],
+                     %(first_seen)b::bigint[], %(last_seen)b::bigint[],
+                     %(last_session_id)b::varchar[], %(last_event_at)b::bigint[],
+                     %(events)b::bigint[])
+{LEAD_UPDATE.format(least="least", greatest="greatest")}
+"""
 
 
 # PostgreSQL: one array per column instead of thousands of placeholders, which keeps the
-# statement constant (psycopg parses a long multi-VALUES statement anew each time).
+# statement constant (psycopg parses a long multi-VALUES statement anew each time). The
+# arrays go in binary format (%(…)b): psycopg writes an array's text form in Python with a
+# regex escape per quote, which for the JSON columns was ~300 µs per 10-event request.
 PG_INSERT = """
 INSERT INTO activities (id, app_id, fingerprint_id, event_name, properties, context,
                         session_id, timestamp, received_at)
-SELECT * FROM unnest(%(id)s::varchar[], %(app_id)s::varchar[], %(fingerprint_id)s::varchar[],
-                     %(event_name)s::varchar[], %(properties)s::jsonb[], %(context)s::jsonb[],
-                     %(session_id)s::varchar[], %(timestamp)s::bigint[], %(received_at)s::bigint[])
+SELECT * FROM unnest(%(id)b::varchar[], %(app_id)b::varchar[], %(fingerprint_id)b::varchar[],
+                     %(event_name)b::varchar[], %(properties)b::jsonb[], %(context)b::jsonb[],
+                     %(session_id)b::varchar[], %(timestamp)b::bigint[], %(received_at)b::bigint[])
 ON CONFLICT (app_id, id) DO NOTHING
 RETURNING app_id, id, seq
 """
+
+
+def _json_texts(values: list) -> list[str | None]:
+    """JSON text of each value; a context shared by a request's events is encoded once."""
+    done: dict[int, str] = {}
+    out: list[str | None] = []
+    for value in values:
+        if value is None:
+            out.append(None)
+        elif (text := done.get(id(value))) is None:
+            text = done[id(value)] = orjson.dumps(value).decode()
+            out.append(text)
+        else:
+            out.append(text)
+    return out
 
 
 def _insert_activities(conn: Connection, rows: list[tuple[str, Event]]) -> dict:
@@ -135,9 +161,8 @@ def _insert_activities(conn: Connection, rows: list[tuple[str, Event]]) -> dict:
                 "id": [e.id for _, e in chunk], "app_id": [a for a, _ in chunk],
                 "fingerprint_id": [e.fingerprint for _, e in chunk],
                 "event_name": [e.event_name for _, e in chunk],
-                "properties": [None if e.properties is None else orjson.dumps(e.properties)
-                               .decode() for _, e in chunk],
-                "context": [orjson.dumps(e.context).decode() for _, e in chunk],
+                "properties": _json_texts([e.properties for _, e in chunk]),
+                "context": _json_texts([e.context for _, e in chunk]),
                 "session_id": [e.session_id for _, e in chunk],
                 "timestamp": [e.timestamp for _, e in chunk],
                 "received_at": [e.received_at for _, e in chunk],
@@ -175,10 +200,10 @@ def _insert_sqlite(conn: Connection, rows: list[tuple[str, Event]]) -> dict:
     if not new:
         return {}
     conn.exec_driver_sql(SQLITE_INSERT, [
-        (e.id, a, e.fingerprint, e.event_name,
-         None if e.properties is None else orjson.dumps(e.properties).decode(),
-         orjson.dumps(e.context).decode(), e.session_id, e.timestamp, e.received_at)
-        for a, e in new])
+        (e.id, a, e.fingerprint, e.event_name, props, context, e.session_id, e.timestamp,
+         e.received_at)
+        for (a, e), props, context in zip(new, _json_texts([e.properties for _, e in new]),
+                                          _json_texts([e.context for _, e in new]), strict=True)])
     last = conn.exec_driver_sql("SELECT last_insert_rowid()").scalar()
     first = last - len(new) + 1
     return {(a, e.id): first + n for n, (a, e) in enumerate(new)}
