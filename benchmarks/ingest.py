@@ -2,13 +2,17 @@
 
 The load comes from wrk (a separate C process, so the generator does not compete with the
 server for the GIL), with benchmarks/track.lua making 10-event batches with unique event ids
-from many fingerprints. Printed beside it, measured in the same run on the same store: the
-raw bulk-insert rate of the same rows (SQLite: executemany in large transactions; PostgreSQL:
-COPY), and p50/p99 latency at half the maximum load.
+from many fingerprints. For each server process count (`--workers 1,2,4`) it reports:
+10-event batches at full load (events/s stored, p50/p99), p50/p99 at half that rate, and
+1-event requests per second sent as browser beacons (text/plain, ?beacon=1). Printed beside
+them, measured in the same run on the same store just before each configuration: the raw
+bulk-insert rate of the same rows (SQLite: executemany in large transactions; PostgreSQL:
+COPY), and the machine's load average.
 
     python benchmarks/ingest.py                                    # SQLite file in a temp dir
     python benchmarks/ingest.py --database-url postgresql://root@127.0.0.1:5432/test
-    python benchmarks/ingest.py --workers 2 --duration 20 --json
+    python benchmarks/ingest.py --workers 1,2,4 --redis-url redis://127.0.0.1:6379/0 \
+        --database-url postgresql://root@127.0.0.1:5432/test --duration 10 --json
 
 Needs wrk (`apt-get install wrk`).
 """
@@ -137,9 +141,10 @@ def start_server(store: Store, port: int, workers: int, redis_url: str | None):
 
 
 def run_wrk(port: int, key: str, seconds: int, connections: int, delay_ms: float = 0,
-            fingerprints: int = 5000) -> dict:
+            fingerprints: int = 5000, events: int = 10, beacon: bool = False) -> dict:
     env = {**os.environ, "GK_KEY": key, "GK_DELAY_MS": str(int(delay_ms)),
-           "GK_FINGERPRINTS": str(fingerprints)}
+           "GK_FINGERPRINTS": str(fingerprints), "GK_EVENTS": str(events),
+           "GK_BEACON": "1" if beacon else "0"}
     out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency",
                           "-s", str(HERE / "track.lua"), f"http://127.0.0.1:{port}"],
                          env=env, capture_output=True, text=True, check=True).stdout
@@ -162,25 +167,36 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", help="default: a SQLite file in a temp dir")
     parser.add_argument("--redis-url", help="share rate limits between workers")
-    parser.add_argument("--duration", type=int, default=15, help="seconds at full load")
+    parser.add_argument("--duration", type=int, default=15, help="seconds of each load run")
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--workers", type=int, default=1, help="server processes")
+    parser.add_argument("--workers", default="1",
+                        help="server process counts, comma-separated (e.g. 1,2,4)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is needed for the load: apt-get install wrk")
+    counts = [int(n) for n in args.workers.split(",")]
 
+    runs = []
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(args.database_url, Path(tmp))
         try:
-            figures = measure(store, args)
+            for workers in counts:
+                runs.append(measure(store, args, workers))
         finally:
             store.close()
     if args.json:
-        print(json.dumps(figures, indent=2))
+        print(json.dumps(runs, indent=2))
         return
-    print(f"\nstore: {figures['store']}  workers: {args.workers}  "
-          f"connections: {args.connections}  cores: {os.cpu_count()}")
+    for figures in runs:
+        report(figures, args)
+
+
+def report(figures: dict, args: argparse.Namespace) -> None:
+    full, half, beacon = figures["full"], figures["half"], figures["beacon"]
+    print(f"\nstore: {figures['store']}  workers: {figures['workers']}  "
+          f"connections: {args.connections}  cores: {os.cpu_count()}  "
+          f"load average: {figures['load_before']:.1f} before, {figures['load_after']:.1f} after")
     print(f"{'figure':<38}{'measured':>14}{'baseline/target':>22}")
     print(f"{'raw bulk insert (baseline)':<38}{figures['raw_rows_per_s']:>14,.0f}{'rows/s':>22}")
     print(f"{'ingest, full load':<38}{figures['events_per_s']:>14,.0f}"
@@ -188,45 +204,58 @@ def main() -> None:
     print(f"{'ingest / raw insert':<38}{figures['ratio']:>14.0%}"
           f"{f'target {TARGET_RATIO:.0%}':>22}")
     print(f"{'latency p50 / p99, full load (ms)':<38}"
-          f"{figures['full']['p50_ms']:>7.1f} /{figures['full']['p99_ms']:>5.1f}{'':>22}")
-    half = figures["half"]
+          f"{full['p50_ms']:>7.1f} /{full['p99_ms']:>5.1f}{'':>22}")
     print(f"{'load for the latency run (ev/s)':<38}{half['rps'] * 10:>14,.0f}")
     print(f"{'latency p50 / p99, half load (ms)':<38}{half['p50_ms']:>7.1f} /"
           f"{half['p99_ms']:>5.1f}{f'target p99 < {TARGET_P99_MS:.0f} ms':>22}")
-    if figures["full"]["non2xx"] or half["non2xx"]:
-        print(f"non-2xx responses: {figures['full']['non2xx'] + half['non2xx']}")
+    latency = f"p50/p99 {beacon['p50_ms']:.1f}/{beacon['p99_ms']:.1f} ms"
+    print(f"{'1-event beacons (requests/s)':<38}{figures['beacons_per_s']:>14,.0f}"
+          f"{latency:>22}")
+    non2xx = full["non2xx"] + half["non2xx"] + beacon["non2xx"]
+    if non2xx:
+        print(f"non-2xx responses: {non2xx}")
 
 
-def measure(store: Store, args: argparse.Namespace) -> dict:
+def stored_rate(store: Store, app_id: str, run) -> tuple[dict, float]:
+    """Run the load; (wrk's figures, events stored per second over the run)."""
+    before = store.count(app_id)
+    started = time.perf_counter()
+    figures = run()
+    elapsed = time.perf_counter() - started
+    return figures, (store.count(app_id) - before) / elapsed
+
+
+def measure(store: Store, args: argparse.Namespace, workers: int) -> dict:
+    load_before = os.getloadavg()[0]
     with write_connection(store.engine) as conn, conn.begin():
         raw_app = core_apps.create_app(conn, "raw-baseline")
         app = core_apps.create_app(conn, "bench", {"rateLimitPerMinute": 1_000_000_000})
-    print("measuring the raw bulk-insert rate …", file=sys.stderr)
+    print(f"[{workers} process(es)] measuring the raw bulk-insert rate …", file=sys.stderr)
     raw_rate = raw_insert_rate(store, raw_app.app.id)
     port = free_port()
-    server = start_server(store, port, args.workers, args.redis_url)
+    key, seconds, connections = app.app.public_key, args.duration, args.connections
+    server = start_server(store, port, workers, args.redis_url)
     try:
         print("warming up …", file=sys.stderr)
-        run_wrk(port, app.app.public_key, 3, args.connections)
-        before = store.count(app.app.id)
-        print(f"full load for {args.duration} s …", file=sys.stderr)
-        started = time.perf_counter()
-        full = run_wrk(port, app.app.public_key, args.duration, args.connections)
-        elapsed = time.perf_counter() - started
-        stored = store.count(app.app.id) - before
+        run_wrk(port, key, 3, connections)
+        print(f"full load for {seconds} s …", file=sys.stderr)
+        full, events_per_s = stored_rate(store, app.app.id,
+                                         lambda: run_wrk(port, key, seconds, connections))
         # Half the measured event rate: 16 connections, each pausing between requests.
         target_rps = full["rps"] / 2
         delay = max(0.0, 16 * 1000 / target_rps - (full["p50_ms"] or 0) / 2)
-        print(f"half load (~{target_rps * 10:,.0f} ev/s) for {args.duration} s …",
-              file=sys.stderr)
-        half = run_wrk(port, app.app.public_key, args.duration, 16, delay_ms=delay)
+        print(f"half load (~{target_rps * 10:,.0f} ev/s) for {seconds} s …", file=sys.stderr)
+        half = run_wrk(port, key, seconds, 16, delay_ms=delay)
+        print(f"1-event beacons for {seconds} s …", file=sys.stderr)
+        beacon, beacons_per_s = stored_rate(store, app.app.id, lambda: run_wrk(
+            port, key, seconds, connections, events=1, beacon=True))
     finally:
         server.terminate()
         server.wait(timeout=30)
-    events_per_s = stored / elapsed
-    return {"store": store.kind, "workers": args.workers, "raw_rows_per_s": raw_rate,
-            "events_per_s": events_per_s, "events_stored": stored,
-            "ratio": events_per_s / raw_rate, "full": full, "half": half}
+    return {"store": store.kind, "workers": workers, "raw_rows_per_s": raw_rate,
+            "events_per_s": events_per_s, "ratio": events_per_s / raw_rate, "full": full,
+            "half": half, "beacon": beacon, "beacons_per_s": beacons_per_s,
+            "load_before": load_before, "load_after": os.getloadavg()[0]}
 
 
 if __name__ == "__main__":
