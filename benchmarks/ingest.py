@@ -140,6 +140,27 @@ def start_server(store: Store, port: int, workers: int, redis_url: str | None):
     raise RuntimeError("server did not start within 30 s")
 
 
+def cpu_seconds(root: int) -> float:
+    """CPU time (user + system) used so far by process `root` and its descendants (Linux).
+
+    Per request it is a figure that other work on the machine barely moves, where the
+    request rate falls with the machine's load."""
+    parents, used = {}, {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        pid = int(stat.parent.name)
+        parents[pid], used[pid] = int(fields[1]), int(fields[11]) + int(fields[12])
+    tree, grew = {root}, True
+    while grew:
+        more = {pid for pid, parent in parents.items() if parent in tree} - tree
+        tree |= more
+        grew = bool(more)
+    return sum(used.get(pid, 0) for pid in tree) / os.sysconf("SC_CLK_TCK")
+
+
 def run_wrk(port: int, key: str, seconds: int, connections: int, delay_ms: float = 0,
             fingerprints: int = 5000, events: int = 10, beacon: bool = False) -> dict:
     env = {**os.environ, "GK_KEY": key, "GK_DELAY_MS": str(int(delay_ms)),
@@ -156,9 +177,9 @@ def run_wrk(port: int, key: str, seconds: int, connections: int, delay_ms: float
             "non2xx": int(errors[1]) if errors else 0}
 
 
-def _ms(value: str | None) -> float | None:
-    if value is None:
-        return None
+def _ms(value: str | None) -> float:
+    if value is None:  # wrk prints no distribution when no request completed
+        return float("nan")
     number, unit = re.match(r"([\d.]+)(\w+)", value).groups()
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
@@ -205,23 +226,29 @@ def report(figures: dict, args: argparse.Namespace) -> None:
           f"{f'target {TARGET_RATIO:.0%}':>22}")
     print(f"{'latency p50 / p99, full load (ms)':<38}"
           f"{full['p50_ms']:>7.1f} /{full['p99_ms']:>5.1f}{'':>22}")
+    print(f"{'server CPU per 10-event request (µs)':<38}"
+          f"{full['server_cpu_us_per_request']:>14,.0f}{'all its processes':>22}")
     print(f"{'load for the latency run (ev/s)':<38}{half['rps'] * 10:>14,.0f}")
     print(f"{'latency p50 / p99, half load (ms)':<38}{half['p50_ms']:>7.1f} /"
           f"{half['p99_ms']:>5.1f}{f'target p99 < {TARGET_P99_MS:.0f} ms':>22}")
     latency = f"p50/p99 {beacon['p50_ms']:.1f}/{beacon['p99_ms']:.1f} ms"
     print(f"{'1-event beacons (requests/s)':<38}{figures['beacons_per_s']:>14,.0f}"
           f"{latency:>22}")
-    non2xx = full["non2xx"] + half["non2xx"] + beacon["non2xx"]
-    if non2xx:
-        print(f"non-2xx responses: {non2xx}")
+    print(f"{'server CPU per beacon (µs)':<38}"
+          f"{beacon['server_cpu_us_per_request']:>14,.0f}")
+    print(f"{'non-2xx responses (all runs)':<38}"
+          f"{full['non2xx'] + half['non2xx'] + beacon['non2xx']:>14,}")
 
 
-def stored_rate(store: Store, app_id: str, run) -> tuple[dict, float]:
-    """Run the load; (wrk's figures, events stored per second over the run)."""
-    before = store.count(app_id)
+def stored_rate(store: Store, app_id: str, server: int, run) -> tuple[dict, float]:
+    """Run the load; (wrk's figures with the server's CPU µs per request, events stored
+    per second over the run)."""
+    before, cpu = store.count(app_id), cpu_seconds(server)
     started = time.perf_counter()
     figures = run()
     elapsed = time.perf_counter() - started
+    figures["server_cpu_us_per_request"] = ((cpu_seconds(server) - cpu) * 1e6
+                                            / max(figures["requests"], 1))
     return figures, (store.count(app_id) - before) / elapsed
 
 
@@ -239,7 +266,7 @@ def measure(store: Store, args: argparse.Namespace, workers: int) -> dict:
         print("warming up …", file=sys.stderr)
         run_wrk(port, key, 3, connections)
         print(f"full load for {seconds} s …", file=sys.stderr)
-        full, events_per_s = stored_rate(store, app.app.id,
+        full, events_per_s = stored_rate(store, app.app.id, server.pid,
                                          lambda: run_wrk(port, key, seconds, connections))
         # Half the measured event rate: 16 connections, each pausing between requests.
         target_rps = full["rps"] / 2
@@ -247,7 +274,7 @@ def measure(store: Store, args: argparse.Namespace, workers: int) -> dict:
         print(f"half load (~{target_rps * 10:,.0f} ev/s) for {seconds} s …", file=sys.stderr)
         half = run_wrk(port, key, seconds, 16, delay_ms=delay)
         print(f"1-event beacons for {seconds} s …", file=sys.stderr)
-        beacon, beacons_per_s = stored_rate(store, app.app.id, lambda: run_wrk(
+        beacon, beacons_per_s = stored_rate(store, app.app.id, server.pid, lambda: run_wrk(
             port, key, seconds, connections, events=1, beacon=True))
     finally:
         server.terminate()

@@ -109,6 +109,8 @@ class Budget:
                 if grant is not None:
                     await limiter.refund(grant, grant.granted)
             return
+        if len(stored) == len(self.accepted):  # the usual case: all stored, nothing to refund
+            return
         kept = Counter(e.fingerprint for e in stored)
         admitted = Counter(e.fingerprint for _, e in self.accepted)
         for fingerprint, n in admitted.items():
