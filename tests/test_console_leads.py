@@ -4,6 +4,7 @@ timeline's order, icons and gaps, sessions and their events, credits, paging, ed
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 from zoneinfo import ZoneInfo
@@ -19,6 +20,7 @@ from growthkit.widgets.lead_profile import LeadProfileWidget  # noqa: E402
 from growthkit.widgets.leads import LeadsWidget  # noqa: E402
 
 UTC = ZoneInfo("UTC")
+DAY_MS = 86_400_000
 
 
 @pytest.fixture
@@ -28,6 +30,16 @@ def story(live_server):
 
 def hms(ms: int) -> str:
     return to_iso(ms)[11:19]
+
+
+def day(ms: int) -> str:
+    """The timeline's day row for a time, in UTC."""
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%d · %A")
+
+
+def items(lines: list[str]) -> list[str]:
+    """The timeline's lines without its day rows."""
+    return [line for line in lines if "·" not in line]
 
 
 def answer(api, request: dict) -> dict:
@@ -147,7 +159,8 @@ def test_timeline_order_icons_and_gaps(qtbot, story):
     widget.set_time_zone(UTC)
     widget.show_data(profile_data(story.api, "fp_ada"))
     _, purchase, spend = story.credits
-    assert widget.timeline.lines() == [
+    lines = widget.timeline.lines()
+    assert items(lines) == [
         f"{hms(story.t1)} - 🔵 signup_completed (method: email)",
         "— 28 s —",
         f"{hms(story.t2)} - 🔵 page_viewed (path: /pricing)",
@@ -157,12 +170,44 @@ def test_timeline_order_icons_and_gaps(qtbot, story):
         "— 35 min —",
         f"{hms(story.t3)} - 🔵 project_created",
     ]
+    # A day row opens the list and goes before the first item of each later day: every
+    # item sits under the row of its own day.
+    times = [story.t1, story.t2, purchase, spend, story.t3]
+    assert lines[0] == day(story.t1)
+    assert [line for line in lines if "·" in line] == list(dict.fromkeys(map(day, times)))
+    under, current = [], None
+    for line in lines:
+        current = line if "·" in line else current
+        if " - " in line:
+            under.append((line[:8], current))
+    assert under == [(hms(t), day(t)) for t in times]
     # The time axis: one spot per item on its kind's lane; clicking one selects its row.
     spots = widget.timeline.scatter.points()
     assert sorted(p.pos().y() for p in spots) == [0, 0, 1, 1, 1]
     credit_spot = next(p for p in spots if p.pos().y() == 0)
     widget.timeline._point_clicked(widget.timeline.scatter, [credit_spot])
-    assert widget.timeline.selected_row() == 4
+    selected = lines[widget.timeline.selected_row()]
+    assert selected == f"{hms(purchase)} - 💰 purchase (10 credits earned)"
+
+
+def test_timeline_day_rows_follow_the_zone(qtbot, story):
+    """Ten seconds either side of a UTC midnight: two days in UTC, one in Kathmandu
+    (+05:45), where both are early morning."""
+    midnight = (now_ms() // DAY_MS - 2) * DAY_MS
+    story.api.track("fp_night", [("before", midnight - 10_000), ("after", midnight + 10_000)])
+    page = story.api.get("/leads/fp_night/timeline")
+    widget = LeadProfileWidget()
+    qtbot.addWidget(widget)
+    widget.set_time_zone(UTC)
+    widget.show_data({"lead": story.api.get("/leads/fp_night"), "timeline": page})
+    assert widget.timeline.lines() == [
+        day(midnight - 10_000), "23:59:50 - 🔵 before", "— 20 s —",
+        day(midnight), "00:00:10 - 🔵 after"]
+    widget.set_time_zone(ZoneInfo("Asia/Kathmandu"))
+    widget.show_data({"lead": story.api.get("/leads/fp_night"), "timeline": page})
+    assert widget.timeline.lines() == [
+        dt.datetime.fromtimestamp(midnight / 1000, ZoneInfo("Asia/Kathmandu"))
+        .strftime("%Y-%m-%d · %A"), "05:44:50 - 🔵 before", "— 20 s —", "05:45:10 - 🔵 after"]
 
 
 def test_timeline_filters_and_pages(qtbot, story):
@@ -183,27 +228,28 @@ def test_timeline_filters_and_pages(qtbot, story):
     fp, q = asked[-1]
     assert fp == "fp_ada" and q["kind"] == "credit"
     serve(fp, q)
-    assert [line.split(" - ")[1] for line in widget.timeline.lines()] == [
+    assert [line.split(" - ")[1] for line in items(widget.timeline.lines())] == [
         "💰 purchase (10 credits earned)", "💰 create-project (5 credits spent)"]
     widget.timeline.kind.setCurrentText("Events only")
     serve(*asked[-1])
-    assert len(widget.timeline.lines()) == 5  # 3 events and 2 gaps
+    assert len(items(widget.timeline.lines())) == 5  # 3 events and 2 gaps
     # Paged as you scroll: a page of one item, then the rest as the list scrolls.
     widget.timeline.kind.setCurrentText("Events and credits")
     fp, q = asked[-1]
     serve(fp, {**q, "limit": 2})
-    assert len(widget.timeline.lines()) == 3 and widget.timeline.next_cursor
+    assert len(items(widget.timeline.lines())) == 3 and widget.timeline.next_cursor
     while widget.timeline.next_cursor:
         widget.timeline.load_more()
         fp, q = asked[-1]
         serve(fp, {**q, "limit": 2})
-    assert widget.timeline.lines()[-2:] == ["— 35 min —", f"{hms(story.t3)} - 🔵 project_created"]
-    assert len(widget.timeline.lines()) == 8
+    shown = items(widget.timeline.lines())
+    assert shown[-2:] == ["— 35 min —", f"{hms(story.t3)} - 🔵 project_created"]
+    assert len(shown) == 8
     # Another lead opens unfiltered, and its controls say so.
     widget.timeline.kind.setCurrentText("Credits only")
     widget.show_data(profile_data(story.api, "fp_bob"))
     assert widget.timeline.kind.currentText() == "Events and credits"
-    assert [line.split(" - ")[1] for line in widget.timeline.lines()] == ["🔵 page_viewed"]
+    assert [line.split(" - ")[1] for line in items(widget.timeline.lines())] == ["🔵 page_viewed"]
 
 
 def test_sessions_and_their_events(qtbot, story):

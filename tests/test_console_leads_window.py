@@ -43,7 +43,10 @@ def test_support_journey_find_open_read_edit(qtbot, live_server, open_console):
 
     # The timeline filtered to credit operations, through the console's worker.
     profile.timeline.kind.setCurrentText("Credits only")
-    qtbot.waitUntil(lambda: len(profile.timeline.lines()) == 2, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: [line.split(" - ", 1)[1] for line in profile.timeline.lines()
+                             if " - " in line] == ["💰 purchase (10 credits earned)",
+                                                   "💰 create-project (5 credits spent)"],
+                    timeout=WAIT_MS)
 
     # Editing the email: the server stores it and the profile shows it.
     profile.header.email.setText("ada@lovelace.dev")
@@ -81,4 +84,4 @@ def test_analyst_journey_funnel_drop_off_segment(qtbot, live_server, open_consol
     segments.open_segment("Made a project")
     leads = window.docks["leads"].widget
     qtbot.waitUntil(lambda: leads.table.fingerprints() == ["fp_ada"], timeout=WAIT_MS)
-    assert leads.banner.text() == "Made a project: 1 leads"
+    assert leads.banner.text() == "Made a project: 1 lead"

@@ -26,6 +26,11 @@ def full_number(value: float) -> str:
     return f"{int(value):,}"
 
 
+def counted(n: int, noun: str) -> str:
+    """`1 lead`, `1,204 leads` (the plural is the noun plus s)."""
+    return f"{full_number(n)} {noun}{'' if n == 1 else 's'}"
+
+
 def change_text(change: float | None, previous: float | None = None) -> str:
     """'▲ 12.5%', '▼ 3%', '= 0%'; no change figure (the previous period was 0): 'new' when
     there is something now, else '–'."""

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from growthkit.widgets.chart_theme import palette_changed, style_plot
+from growthkit.widgets.formatting import counted
 from growthkit.widgets.lead_sessions import table
 from growthkit.widgets.table_model import Column, RowsModel, key
 from growthkit.widgets.times import DATE_FORMAT, epoch_seconds, local
@@ -167,9 +168,11 @@ class HistoryTab(QWidget):
             self.model.append_rows(rows)
         else:
             self.model.set_rows(rows)
+            for column in range(3):  # time, event, session: one line each, never wrapped
+                self.table.resizeColumnToContents(column)
         self.next_cursor = page.get("nextCursor")
         more = " (scroll for more)" if self.next_cursor else ""
-        self.count.setText(f"{len(self.model.rows)} events shown{more}")
+        self.count.setText(f"{counted(len(self.model.rows), 'event')} shown{more}")
         if data.get("days"):
             self.show_days(data["days"])
 

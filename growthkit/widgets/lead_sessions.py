@@ -32,6 +32,7 @@ def table(model: RowsModel, parent: QWidget, sortable: bool = True) -> QTableVie
     view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
     view.horizontalHeader().setStretchLastSection(True)
     view.verticalHeader().hide()
+    view.setWordWrap(False)  # long cells are elided; the tooltip holds the whole text
     return view
 
 

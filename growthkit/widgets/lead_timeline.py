@@ -3,8 +3,9 @@ time-gap indicators, filters by kind and range, paging on scroll, and a time axi
 two kinds on separate lanes (zoom, hover details, a click selects the row).
 
 Rows are built from `GET /leads/{fp}/timeline` pages. A gap row goes before an item that
-comes at least GAP_MIN_SECONDS after the item shown before it; a credit operation of amount
-0 (a ledger opened with no initial credits) is not a credit operation and is not shown.
+comes at least GAP_MIN_SECONDS after the item shown before it, and a day row before the
+first item of each day (in the profile's zone; items show only their time). A credit
+operation of amount 0 (a ledger opened with no initial credits) is not shown.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QDate, Qt, Signal
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -41,6 +42,8 @@ KINDS = {"Events and credits": None, "Events only": "event", "Credits only": "cr
 EVENT_LANE, CREDIT_LANE = 1, 0
 PAGE_SIZE = 200
 EVENT_BRUSH, CREDIT_BRUSH = pg.mkBrush("#3b7dd8"), pg.mkBrush("#d9a400")
+DAY_FONT = QFont()
+DAY_FONT.setBold(True)
 
 
 def credit_text(amount: int) -> str:
@@ -70,10 +73,16 @@ def shown(item: dict) -> bool:
     return not (item["kind"] == "credit" and (item.get("details") or {}).get("amount") == 0)
 
 
+def day_label(t: float, tz: ZoneInfo | None) -> str:
+    """`2026-11-28 · Saturday`: the date of an epoch-seconds time in `tz` (default: local)."""
+    when = dt.datetime.fromtimestamp(t, tz) if tz else dt.datetime.fromtimestamp(t).astimezone()
+    return when.strftime("%Y-%m-%d · %A")
+
+
 def timeline_rows(items: list[dict], tz: ZoneInfo | None,
                   previous: float | None = None) -> tuple[list[dict], float | None]:
-    """Rows for a page of items: `{kind: event|credit|gap, text, item?}`, and the time (epoch
-    s) of the last item shown, to continue the gaps on the next page."""
+    """Rows for a page of items: `{kind: event|credit|gap|day, text, item?}`, and the time
+    (epoch s) of the last item shown, to continue the gaps and days on the next page."""
     rows: list[dict] = []
     for item in items:
         if not shown(item):
@@ -81,6 +90,9 @@ def timeline_rows(items: list[dict], tz: ZoneInfo | None,
         t = epoch_seconds(item["timestamp"])
         if previous is not None and abs(t - previous) >= GAP_MIN_SECONDS:
             rows.append({"kind": "gap", "text": gap_label(abs(t - previous)), "t": t})
+        day = day_label(t, tz)
+        if previous is None or day != day_label(previous, tz):
+            rows.append({"kind": "day", "text": day, "t": t})
         rows.append({"kind": item["kind"], "text": item_line(item, tz), "t": t, "item": item})
         previous = t
     return rows, previous
@@ -102,11 +114,14 @@ class TimelineModel(RowsModel):
         super().__init__([Column("Timeline", lambda r: r["text"], tooltip=_tooltip)], parent)
 
     def data(self, index, role=Qt.ItemDataRole.DisplayRole):
-        if index.isValid() and self.rows[index.row()]["kind"] == "gap":
+        kind = self.rows[index.row()]["kind"] if index.isValid() else None
+        if kind == "gap":
             if role == Qt.ItemDataRole.ForegroundRole:
                 return QBrush(QColor("#888888"))
             if role == Qt.ItemDataRole.TextAlignmentRole:
                 return int(Qt.AlignmentFlag.AlignCenter)
+        if kind == "day" and role == Qt.ItemDataRole.FontRole:
+            return DAY_FONT
         return super().data(index, role)
 
 
@@ -246,7 +261,7 @@ class TimelineTab(QWidget):
         return [r["text"] for r in self.model.rows]
 
     def _plot(self) -> None:
-        items = [(i, r) for i, r in enumerate(self.model.rows) if r["kind"] != "gap"]
+        items = [(i, r) for i, r in enumerate(self.model.rows) if r.get("item")]
         xs = np.array([r["t"] for _, r in items], dtype=np.float64)
         lanes = np.array([EVENT_LANE if r["kind"] == "event" else CREDIT_LANE
                           for _, r in items], dtype=np.float64)

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from growthkit.widgets.formatting import counted
 from growthkit.widgets.table_model import ROW_ROLE, Column, RowsModel, key, sorted_proxy
 from growthkit.widgets.times import local
 
@@ -169,7 +170,7 @@ class LeadsWidget(QWidget):
         """A segment's (or a funnel step's) members: `{data: [lead], count?}`."""
         rows = data.get("data", [])
         total = data.get("count", len(rows))
-        self.banner.setText(f"{title}: {total} leads")
+        self.banner.setText(f"{title}: {counted(total, 'lead')}")
         self.banner.show()
         self.clear_banner.show()
         self._fill(rows, total > len(rows))
@@ -177,5 +178,5 @@ class LeadsWidget(QWidget):
     def _fill(self, rows: list[dict], more: bool) -> None:
         self.table.model_.set_rows(rows)
         self.table.resizeColumnsToContents()
-        self.count.setText(f"{len(rows)} leads" + (" (first page; refine the search)"
-                                                   if more else ""))
+        more_text = " (first page; refine the search)" if more else ""
+        self.count.setText(counted(len(rows), "lead") + more_text)
