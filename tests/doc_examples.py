@@ -38,10 +38,11 @@ from __future__ import annotations
 import csv
 import json
 import re
+import textwrap
 from dataclasses import dataclass
 from typing import Any
 
-FENCE = re.compile(r"^```([^\n`]*)\n(.*?)^```[ \t]*$", re.S | re.M)
+FENCE = re.compile(r"^( *)```([^\n`]*)\n(.*?)^\1```[ \t]*$", re.S | re.M)
 PLACEHOLDER = re.compile(r"<[^<>\n]+>")
 ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -57,6 +58,7 @@ class Example:
     answer_kind: str | None = None  # http | json | text
     answer: str | None = None
     answer_span: tuple[int, int] | None = None  # character span of the answer's content
+    indent: str = ""  # of the answer block (a fence inside a list item)
 
     @property
     def where(self) -> str:
@@ -68,16 +70,17 @@ def extract(doc: str, text: str) -> list[Example]:
     blocks = list(FENCE.finditer(text))
     examples = []
     for i, block in enumerate(blocks):
-        info = block.group(1).split()
+        info = block.group(2).split()
         if len(info) != 2 or info[1] != "example" or info[0] not in ("sh", "python"):
             continue
-        example = Example(doc, text.count("\n", 0, block.start()) + 1, info[0], block.group(2))
+        example = Example(doc, text.count("\n", 0, block.start()) + 1, info[0],
+                          textwrap.dedent(block.group(3)))
         nxt = blocks[i + 1] if i + 1 < len(blocks) else None
         if nxt and not text[block.end():nxt.start()].strip():
-            kind = nxt.group(1).split()
+            kind = nxt.group(2).split()
             if len(kind) == 2 and kind[1] == "answer":
-                example.answer_kind, example.answer = kind[0], nxt.group(2)
-                example.answer_span = nxt.span(2)
+                example.answer_kind, example.answer = kind[0], textwrap.dedent(nxt.group(3))
+                example.answer_span, example.indent = nxt.span(3), nxt.group(1)
         examples.append(example)
     return examples
 

@@ -13,8 +13,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import textwrap
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +24,7 @@ from pathlib import Path
 import httpx
 import pytest
 from doc_examples import (
+    FENCE,
     ISO_UTC,
     PLACEHOLDER,
     UUID,
@@ -57,6 +60,92 @@ def test_the_docs_have_examples_to_run():
     unanswered = [e.where for e in examples if e.lang == "sh" and "curl" in e.code
                   and e.answer is None]
     assert not unanswered, f"curl examples without a documented answer: {unanswered}"
+    # A curl to the server in a block that is not marked would never be run.
+    unmarked = [f"{d}:{text.count(chr(10), 0, m.start()) + 1}"
+                for d in DOCS for text in [(ROOT / d).read_text()]
+                for m in FENCE.finditer(text)
+                if m.group(2).strip() in ("sh", "bash", "shell") and "curl " in m.group(3)
+                and DOCUMENTED_URL in m.group(3)]
+    assert not unmarked, f"curl examples not marked `sh example`: {unmarked}"
+
+
+def test_every_endpoint_has_a_section_in_docs_api_md():
+    """docs/api.md names every operation of the OpenAPI document in a heading."""
+    from growthkit.server.app import create_app
+    from growthkit.server.settings import Settings
+
+    openapi = create_app(Settings(database_url="sqlite://")).openapi()
+    headings = "\n".join(line for line in (ROOT / "docs/api.md").read_text().splitlines()
+                         if line.startswith("#"))
+    missing = [f"{method.upper()} {path}" for path, ops in openapi["paths"].items()
+               for method in ops if f"`{method.upper()} {path}`" not in headings]
+    assert not missing, f"endpoints without a section in docs/api.md: {missing}"
+
+
+TRACKER = ROOT / "tracker"
+JS_IMPORT = re.compile(r"import\s*\{([^}]*)\}\s*from\s*['\"]([^'\"]+)['\"]")
+
+
+def tracker_exports(name: str) -> set[str]:
+    source = (TRACKER / name).read_text()
+    return set(re.findall(r"^export (?:async )?(?:function|const) (\w+)", source, re.M))
+
+
+def test_js_snippets_use_names_the_tracker_exports():
+    """The browser snippets (tag, ES module, React) cannot run here without Chromium, so
+    each name they import or call on `window.growthkit` must be one the tracker exports."""
+    modules = {"growthkit.js": tracker_exports("growthkit.js"),
+               "react.js": tracker_exports("react.js")}
+    modules["@growthkit/tracker"], modules["@growthkit/tracker/react"] = (
+        modules["growthkit.js"], modules["react.js"])
+    checked, wrong = 0, []
+    for doc in [*DOCS, "tracker/README.md"]:
+        text = (ROOT / doc).read_text()
+        for block in FENCE.finditer(text):
+            if block.group(2).strip() not in ("js", "jsx", "html", "ts", "tsx"):
+                continue
+            code = block.group(3)
+            for names, source in JS_IMPORT.findall(code):
+                known = next((v for k, v in modules.items()
+                              if source == k or source.endswith("/" + k)), None)
+                if known is None:
+                    continue
+                for name in (n.split(" as ")[0].strip() for n in names.split(",")):
+                    checked += 1
+                    if name and name not in known:
+                        wrong.append(f"{doc}: {name} from {source}")
+            for name in re.findall(r"\bgrowthkit\.(\w+)\(", code):
+                checked += 1
+                if name not in modules["growthkit.js"]:
+                    wrong.append(f"{doc}: growthkit.{name}")
+    assert checked >= 10
+    assert not wrong, f"names the tracker does not export: {wrong}"
+
+
+def test_the_tracker_installs_from_npm_pack(tmp_path):
+    """The documented private-registry path: `npm pack` in tracker/, `npm install` of the
+    tarball, and `@growthkit/tracker` imports with the tracker's exports."""
+    if not (shutil.which("npm") and shutil.which("node")):
+        pytest.skip("npm/node not installed")
+    packed = subprocess.run(["npm", "pack", "--pack-destination", str(tmp_path)], cwd=TRACKER,
+                            capture_output=True, text=True, timeout=120)
+    assert packed.returncode == 0, packed.stderr
+    tarball = next(tmp_path.glob("growthkit-tracker-*.tgz"))
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "package.json").write_text('{"name": "app", "version": "1.0.0", "type": "module"}')
+    installed = subprocess.run(["npm", "install", "--offline", "--no-audit", "--no-fund",
+                                str(tarball)], cwd=app, capture_output=True, text=True,
+                               timeout=120)
+    assert installed.returncode == 0, installed.stderr
+    listed = subprocess.run(
+        ["node", "-e", "import('@growthkit/tracker').then(m => "
+                       "console.log(Object.keys(m).sort().join(',')))"],
+        cwd=app, capture_output=True, text=True, timeout=60)
+    assert listed.returncode == 0, listed.stderr
+    assert set(listed.stdout.strip().split(",")) == tracker_exports("growthkit.js")
+    shipped = {p.name for p in (app / "node_modules/@growthkit/tracker").rglob("*") if p.is_file()}
+    assert {"growthkit.js", "react.js", "growthkit.d.ts", "react.d.ts"} <= shipped
 
 
 @pytest.mark.parametrize("doc", documents_with_examples())
@@ -118,13 +207,18 @@ class Runner:
         import io
 
         out = io.StringIO()
-        cwd = os.getcwd()
+        cwd, data = os.getcwd(), os.environ.get("XDG_DATA_HOME")
         os.chdir(self.work)
+        os.environ["XDG_DATA_HOME"] = str(self.work / "data")  # the Tracker's queue
         try:
             with contextlib.redirect_stdout(out):
                 exec(compile(code, example.where, "exec"), self.namespace)
         finally:
             os.chdir(cwd)
+            if data is None:
+                os.environ.pop("XDG_DATA_HOME", None)
+            else:
+                os.environ["XDG_DATA_HOME"] = data
         return out.getvalue()
 
     def learn_keys(self, output: str) -> None:
@@ -160,7 +254,9 @@ class Runner:
         text = self.text
         for example, answer in sorted(self.updates, key=lambda u: -u[0].answer_span[0]):
             start, end = example.answer_span
-            text = text[:start] + answer.rstrip("\n") + "\n" + text[end:]
+            answer = textwrap.indent(answer.rstrip("\n"), example.indent,
+                                     lambda line: bool(line.strip())) + "\n"
+            text = text[:start] + answer + text[end:]
         (ROOT / self.doc).write_text(text)
 
 
