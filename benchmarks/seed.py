@@ -32,6 +32,7 @@ from sqlalchemy.engine import make_url
 
 from growthkit.core import apps as core_apps
 from growthkit.core.clock import now_ms
+from growthkit.core.partitions import ensure_partitions, is_partitioned
 from growthkit.core.rollups import refresh_rollups
 from growthkit.core.schema import activities
 from growthkit.core.store import migrate, normalize_url, open_engine, write_connection
@@ -284,8 +285,15 @@ def _drop_indexes(engine: Engine, log: Callable[[str], None]) -> list[str]:
             "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() "
             "AND tablename = 'activities' AND indexname <> ALL(:skip)"),
             {"skip": [c for c, _ in constraints] + ["activities_pkey"]}).all()
+        # A partitioned table's index is defined ON ONLY the parent; ON builds every
+        # partition's too.
         ddl = [f"ALTER TABLE activities ADD CONSTRAINT {name} {definition}"
-               for name, definition in constraints] + [d for _, d in indexes]
+               for name, definition in constraints] + \
+            [d.replace(" ON ONLY ", " ON ") for _, d in indexes]
+        if is_partitioned(conn):  # the event ids' table is filled after loading, too
+            conn.execute(text("ALTER TABLE activity_ids DROP CONSTRAINT activity_ids_pkey"))
+            ddl.append("ALTER TABLE activity_ids ADD CONSTRAINT activity_ids_pkey "
+                       "PRIMARY KEY (app_id, id)")
         log("rebuilt after loading:\n  " + ";\n  ".join(ddl))
         for name, _ in constraints:
             conn.execute(text(f"ALTER TABLE activities DROP CONSTRAINT {name}"))
@@ -381,8 +389,14 @@ def seed(engine: Engine, events: int, *, leads: int | None = None, days: int = 8
     timings["plan_s"] = time.perf_counter() - started
     log(f"planned in {timings['plan_s']:.0f} s; writing events")
     started = time.perf_counter()
+    with engine.begin() as conn:  # PostgreSQL: a partition for every week seeded
+        ensure_partitions(conn, now, since=now - days * DAY)
     ddl = _drop_indexes(engine, log)
     _write_events(engine, _event_rows(p, app_id, fps, sessions, seed_value), events, log)
+    with engine.begin() as conn:
+        if is_partitioned(conn):
+            conn.execute(text("INSERT INTO activity_ids SELECT app_id, id FROM activities "
+                              "WHERE app_id = :a"), {"a": app_id})
     timings["events_s"] = time.perf_counter() - started
     if ddl:
         started = time.perf_counter()

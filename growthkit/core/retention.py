@@ -7,6 +7,12 @@ count, distinct users, distinct sessions), made sure to be counted in the hourly
 that before it only aggregates remain. Ingest refuses events older than the retention
 window, so a processed day never receives more events (if retentionDays is raised and
 lowered again, a day's aggregates are added to, never replaced).
+
+PostgreSQL (weekly partitions, core/partitions.py): a partition wholly before the cutoff
+of every app with events in it is first rolled up the same way, day by day, in one
+transaction that then empties it (TRUNCATE) instead of deleting rows; the empty table is
+dropped right after. Days at the edge (a partition only partly expired, or kept longer by
+another app) are still deleted row by row.
 """
 
 from __future__ import annotations
@@ -29,6 +35,17 @@ from sqlalchemy import (
 from growthkit.core.apps import App, get_app, list_apps
 from growthkit.core.clock import now_ms, to_iso
 from growthkit.core.lead_days import forget_day
+from growthkit.core.partitions import (
+    WINDOW_BACK_WEEKS,
+    Partition,
+    drop_partition,
+    empty_partition,
+    forget_ids,
+    is_partitioned,
+    list_partitions,
+    rows_of,
+    week_start,
+)
 from growthkit.core.rollups import (
     _lock_state,
     add_counts,
@@ -44,7 +61,7 @@ from growthkit.core.schema import (
     rollup_presence_15m,
 )
 from growthkit.core.store import insert, write_connection
-from growthkit.core.timezones import DAY_MS
+from growthkit.core.timezones import DAY_MS, WEEK_MS
 
 ALL_EVENTS = "*"  # not a valid event name, so it cannot clash with one
 
@@ -60,6 +77,7 @@ class AppRetention:
     days: int = 0
     events_rolled_up: int = 0
     events_deleted: int = 0
+    partitions_dropped: int = 0  # PostgreSQL: weeks whose events went as a whole table
     first_day: int | None = None
     last_day: int | None = None
 
@@ -67,6 +85,7 @@ class AppRetention:
         return {"appId": self.app_id, "name": self.name, "retentionDays": self.retention_days,
                 "cutoff": to_iso(self.cutoff), "days": self.days,
                 "eventsRolledUp": self.events_rolled_up, "eventsDeleted": self.events_deleted,
+                "partitionsDropped": self.partitions_dropped,
                 "firstDay": to_iso(self.first_day), "lastDay": to_iso(self.last_day)}
 
 
@@ -123,8 +142,10 @@ def _uncount_leads(conn: Connection, app_id: str, in_day: list) -> None:
                      [{"fp": fp, "n": n} for fp, n in per_lead])
 
 
-def _roll_day(conn: Connection, app_id: str, day: int, now: int) -> tuple[int, int]:
-    """One day of one app, in the caller's transaction: aggregate, count, delete."""
+def _roll_day(conn: Connection, app_id: str, day: int, now: int, *,
+              delete_rows: bool = True) -> tuple[int, int]:
+    """One day of one app, in the caller's transaction: aggregate, count, delete (unless
+    the caller empties the day's whole partition itself)."""
     c = activities.c
     seq, _, _ = _lock_state(conn)  # serialises with refresh_rollups
     in_day = [c.app_id == app_id, c.timestamp >= day, c.timestamp < day + DAY_MS]
@@ -133,14 +154,72 @@ def _roll_day(conn: Connection, app_id: str, day: int, now: int) -> tuple[int, i
     # refresh would never see them, so count them here.
     add_counts(conn, *in_day, c.seq > seq)
     _uncount_leads(conn, app_id, in_day)
-    deleted = conn.execute(delete(activities).where(*in_day)).rowcount or 0
+    deleted = 0
+    if delete_rows:
+        if is_partitioned(conn):
+            forget_ids(conn, app_id, day, day + DAY_MS)
+        deleted = conn.execute(delete(activities).where(*in_day)).rowcount or 0
     for table in (rollup_presence, rollup_presence_15m):  # who was active goes too
         conn.execute(delete(table).where(table.c.app_id == app_id, table.c.bucket >= day,
                                          table.c.bucket < day + DAY_MS))
     forget_day(conn, app_id, day)
     _mark(conn, app_id, day + DAY_MS, now)
-    lower_watermark(conn)
+    if delete_rows:
+        lower_watermark(conn)
     return rolled, int(deleted)
+
+
+def _roll_partition(conn: Connection, p: Partition, reports: dict[str, AppRetention],
+                    cutoffs: dict[str, int], now: int) -> bool | None:
+    """PostgreSQL: roll up a wholly expired partition and empty it, in the caller's
+    transaction. None when it cannot go whole: some app keeps part of it, an app of the
+    run has older expired rows to go first (row by row), or an app outside this run has
+    rows in it. False when it was empty (drop it only once no app could still write it)."""
+    present = [a for a in cutoffs if rows_of(conn, p, a)]
+    if not present:
+        return False
+    if any(a not in reports or p.hi > cutoffs[a] or _next_day(conn, a, 0, p.lo) is not None
+           for a in present):
+        return None
+    conn.exec_driver_sql(f"LOCK TABLE {p.name} IN SHARE MODE")  # no writes meanwhile
+    for a in present:
+        report, day = reports[a], p.lo
+        while (day := _next_day(conn, a, day, p.hi)) is not None:
+            rolled, _ = _roll_day(conn, a, day, now, delete_rows=False)
+            report.days += 1
+            report.events_rolled_up += rolled
+            report.events_deleted += rolled
+            report.first_day = day if report.first_day is None else min(report.first_day, day)
+            report.last_day = day if report.last_day is None else max(report.last_day, day)
+            day += DAY_MS
+        _mark(conn, a, p.hi, now)
+        report.partitions_dropped += 1
+    empty_partition(conn, p)
+    lower_watermark(conn)
+    return True
+
+
+def _drop_partitions(conn: Connection, reports: dict[str, AppRetention],
+                     cutoffs: dict[str, int], now: int,
+                     progress: Callable[[AppRetention, int], None] | None) -> None:
+    """Wholly expired partitions: aggregates as row by row, then the table goes at once."""
+    if not cutoffs:
+        return
+    with conn.begin():
+        found = list_partitions(conn)
+    for p in found:
+        if p.hi > max(cutoffs.values()):
+            break
+        with conn.begin():
+            emptied = _roll_partition(conn, p, reports, cutoffs, now)
+        # Empty and expired for every app (ingest refuses its times) and out of the window
+        # ensure_partitions keeps: nothing will be written there again.
+        if emptied or (emptied is False and p.hi <= min(cutoffs.values()) and
+                       p.hi <= week_start(now) - WINDOW_BACK_WEEKS * WEEK_MS):
+            drop_partition(conn, p)
+        if emptied and progress:
+            for a in reports.values():
+                progress(a, p.hi - DAY_MS)
 
 
 def _next_day(conn: Connection, app_id: str, after: int, cutoff: int) -> int | None:
@@ -161,27 +240,30 @@ def run_retention(engine: Engine, *, app: str | None = None, now: int | None = N
     now = now_ms() if now is None else now
     with engine.connect() as conn:
         targets = [get_app(conn, app)] if app else list_apps(conn)
-    reports = []
+        partitioned = is_partitioned(conn)
+        cutoffs = {a.id: cutoff_for(a, now) for a in list_apps(conn)}
+    reports = [AppRetention(a.id, a.name, int(a.setting("retentionDays")), cutoff_for(a, now))
+               for a in targets]
     with write_connection(engine) as conn:
-        for a in targets:
-            report = AppRetention(a.id, a.name, int(a.setting("retentionDays")),
-                                  cutoff_for(a, now))
+        if partitioned:
+            _drop_partitions(conn, {r.app_id: r for r in reports}, cutoffs, now, progress)
+        for report in reports:
             day: int | None = 0
             while True:
                 with conn.begin():
-                    day = _next_day(conn, a.id, day, report.cutoff)
+                    day = _next_day(conn, report.app_id, day, report.cutoff)
                     if day is None:
-                        if rolled_until(conn, a.id) < report.cutoff:
-                            _mark(conn, a.id, report.cutoff, now)
+                        if rolled_until(conn, report.app_id) < report.cutoff:
+                            _mark(conn, report.app_id, report.cutoff, now)
                         break
-                    rolled, deleted = _roll_day(conn, a.id, day, now)
+                    rolled, deleted = _roll_day(conn, report.app_id, day, now)
                 report.days += 1
                 report.events_rolled_up += rolled
                 report.events_deleted += deleted
-                report.first_day = day if report.first_day is None else report.first_day
-                report.last_day = day
+                report.first_day = day if report.first_day is None else \
+                    min(report.first_day, day)
+                report.last_day = day if report.last_day is None else max(report.last_day, day)
                 if progress:
                     progress(report, day)
                 day += DAY_MS
-            reports.append(report)
     return reports

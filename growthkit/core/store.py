@@ -113,8 +113,14 @@ def alembic_config(engine: Engine) -> Config:
 
 def migrate(engine: Engine) -> None:
     """Bring the store to the latest schema (idempotent)."""
+    from growthkit.core.clock import now_ms
+    from growthkit.core.partitions import ensure_partitions
+
     before = current_revision(engine)
     command.upgrade(alembic_config(engine), "head")
+    if engine.dialect.name == "postgresql":  # this week's and the next weeks' partitions
+        with engine.begin() as conn:
+            ensure_partitions(conn, now_ms())
     if before is not None and current_revision(engine) != before and \
             engine.dialect.name == "sqlite":
         # SQLite plans with the statistics ANALYZE left; an index added since then has

@@ -1,5 +1,6 @@
-"""The server's background upkeep: refresh the 15-minute rollups every half minute and run
-retention once a day (first a minute after start). Started and stopped by the lifespan.
+"""The server's background upkeep: refresh the 15-minute rollups every half minute, and once
+a day (first a minute after start) create the coming weeks' partitions (PostgreSQL) and run
+retention. Started and stopped by the lifespan.
 
 Both jobs are safe to run from several server processes at once (they serialise on the
 rollup watermark row), and each commits in small steps, so stopping mid-way loses nothing.
@@ -13,6 +14,8 @@ import time
 
 from sqlalchemy import Engine
 
+from growthkit.core.clock import now_ms
+from growthkit.core.partitions import ensure_partitions
 from growthkit.core.retention import run_retention
 from growthkit.core.rollups import refresh_rollups
 from growthkit.core.store import checkpoint
@@ -69,6 +72,7 @@ class Maintenance:
             now = time.monotonic()
             if now >= next_retention:
                 next_retention = now + RETENTION_EVERY_S
+                await self._job("partition upkeep", self._partitions)
                 await self._job("retention", self._retention)
             if now >= next_rollup:
                 next_rollup = now + ROLLUP_EVERY_S
@@ -90,6 +94,11 @@ class Maintenance:
         """Progress callback: end a long run between its steps when the server stops."""
         if self._stop.is_set():
             raise _Stopped
+
+    def _partitions(self) -> None:
+        with self.engine.begin() as conn:
+            for p in ensure_partitions(conn, now_ms()):
+                log.info("partitions: created %s", p.name)
 
     def _retention(self) -> None:
         for report in run_retention(self.engine, progress=self._check_stop):
