@@ -57,7 +57,7 @@ def test_migration_converts_a_populated_store(database_url):
     engine = open_engine(database_url)
     cfg = alembic_config(engine)
     conversion = next(r for r in ScriptDirectory.from_config(cfg).walk_revisions()
-                      if r.module.__name__.endswith("_partitioned_activities"))
+                      if r.path.endswith("_partitioned_activities.py"))
     command.upgrade(cfg, conversion.down_revision)  # the schema just before the conversion
     with write_connection(engine) as conn, conn.begin():
         app = core_apps.create_app(conn, "Old", {}).app.id
