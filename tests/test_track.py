@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from growthkit.core.clock import now_ms
+from growthkit.core.clock import now_ms, to_iso
 
 CHROME_UA = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
              "Chrome/124.0.0.0 Safari/537.36")
@@ -129,6 +129,19 @@ def test_retries_with_the_same_ids_are_duplicates(server):
     assert first == {"accepted": 2, "duplicates": 1, "rejected": []}
     assert again == {"accepted": 0, "duplicates": 3, "rejected": []}
     assert server.scalar("SELECT count(*) FROM activities") == 2
+
+
+def test_a_duplicate_leaves_its_lead_as_it_was(server):
+    """Only stored events move a lead: a duplicate sent with another (or no) timestamp is not
+    stored, so the lead's first and last seen stay those of its stored events."""
+    app = server.create_app()
+    past = now_ms() - 3 * 86_400_000
+    assert server.track(app.public, batch(ev(id="d1", timestamp=past))).json()["accepted"] == 1
+    again = server.track(app.public, batch(ev(id="d1"), ev(id="d1", timestamp=past - 60_000)))
+    assert again.json() == {"accepted": 0, "duplicates": 2, "rejected": []}
+    lead = server.client.get(f"/api/v1/leads/{batch()['fingerprint']}",
+                             headers={"Authorization": f"Bearer {app.secret}"}).json()
+    assert (lead["events"], lead["firstSeen"], lead["lastSeen"]) == (1, to_iso(past), to_iso(past))
 
 
 def test_events_without_id_get_one(server):

@@ -76,9 +76,13 @@ def _upsert_leads(conn: Connection, batches: Sequence[BatchWrite], sessions: dic
         for e in b.events:
             if (b.app_id, e.id) in inserted:
                 stored[(b.app_id, e.fingerprint)] = stored.get((b.app_id, e.fingerprint), 0) + 1
+    # Only stored events move a lead: a duplicate (a retry, perhaps with another timestamp)
+    # leaves its first and last seen as they were.
     spans: dict[tuple[str, str], list[int]] = {}
     for b in batches:
         for e in b.events:
+            if (b.app_id, e.id) not in inserted:
+                continue
             span = spans.setdefault((b.app_id, e.fingerprint), [e.timestamp, e.timestamp])
             span[0] = min(span[0], e.timestamp)
             span[1] = max(span[1], e.timestamp)
