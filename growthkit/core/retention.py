@@ -46,6 +46,7 @@ from growthkit.core.partitions import (
     rows_of,
     week_start,
 )
+from growthkit.core.presence import remove_days
 from growthkit.core.rollups import (
     _lock_state,
     add_counts,
@@ -153,6 +154,7 @@ def _roll_day(conn: Connection, app_id: str, day: int, now: int, *,
     # Rows above the watermark are not in the rollups yet; once deleted the incremental
     # refresh would never see them, so count them here.
     add_counts(conn, *in_day, c.seq > seq)
+    remove_days(conn, app_id, day, day + DAY_MS)  # who was active goes with the events
     _uncount_leads(conn, app_id, in_day)
     deleted = 0
     if delete_rows:

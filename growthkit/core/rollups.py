@@ -43,6 +43,7 @@ from growthkit.core.clock import now_ms
 from growthkit.core.errors import QueryError
 from growthkit.core.filters import ActivityFilter
 from growthkit.core.lead_days import add_days
+from growthkit.core.presence import add_presence
 from growthkit.core.schema import (
     activities,
     retention_state,
@@ -171,24 +172,29 @@ def _with_raw(conn: Connection, flt: ActivityFilter, lo: int, hi: int, rolled_pa
     """`rolled_part` (whole buckets in [lo, hi)) plus the raw rows it does not hold: the
     partial buckets at the range's edges and the rows above the watermark."""
     closed(flt)
-    c = activities.c
     parts: list[Select] = [rolled_part]
     # Each edge slice gets its own bounds, so the time index is used for exactly that slice.
     if flt.start < lo:
         parts.append(select(*columns()).where(replace(flt, end=lo).where()))
     if hi < flt.end:
         parts.append(select(*columns()).where(replace(flt, start=hi).where()))
+    parts.append(unrolled(conn, flt, lo, hi, columns))
+    return union_all(*parts).subquery(name)
+
+
+def unrolled(conn: Connection, flt: ActivityFilter, lo: int, hi: int,
+             columns: Callable[[], list]) -> Select:
+    """The filter's rows in [lo, hi) that the rollups do not hold yet (seq > watermark)."""
+    c = activities.c
     w = watermark(conn)
     if max_seq(conn) - w <= TAIL_BY_SEQ_ROWS:
         # `|| ''` and `+ 0` keep the planner off the time/name indexes: read by seq instead.
         names = [c.event_name.concat("").in_(flt.event_names)] if flt.event_names else []
-        parts.append(select(*columns()).where(
+        return select(*columns()).where(
             c.seq > w, c.app_id.concat("") == flt.app_id, (c.timestamp + 0) >= lo,
-            (c.timestamp + 0) < hi, *names))
-    else:
-        inner = ActivityFilter(flt.app_id, list(flt.event_names), lo, hi)
-        parts.append(select(*columns()).where(inner.where(), c.seq > w))
-    return union_all(*parts).subquery(name)
+            (c.timestamp + 0) < hi, *names)
+    inner = ActivityFilter(flt.app_id, list(flt.event_names), lo, hi)
+    return select(*columns()).where(inner.where(), c.seq > w)
 
 
 def count_rows(conn: Connection, flt: ActivityFilter, tz: ZoneInfo | None = None) -> CountRows:
@@ -290,6 +296,7 @@ def add_counts(conn: Connection, *where) -> int:  # noqa: ANN002
                      .from_select(["app_id", "bucket", "fingerprint_id", "session_id"], present)
                      .on_conflict_do_nothing())
     add_days(conn, *where)
+    add_presence(conn, *where)
     return sum(hours.values())
 
 

@@ -156,6 +156,33 @@ lead_event_days = Table(
 Index("ix_lead_event_days_app_fp", lead_event_days.c.app_id, lead_event_days.c.fingerprint_id,
       lead_event_days.c.day)
 
+# Who was active on which UTC day (growthkit/core/presence.py): per kind ('u' lead
+# fingerprint, 's' session), key, and event name ('*': any event), one row per day...
+presence_days = Table(
+    "presence_days",
+    metadata,
+    Column("app_id", String(40), primary_key=True),
+    Column("kind", String(1), primary_key=True),
+    Column("key", String(128), primary_key=True),
+    Column("event_name", String(200), primary_key=True),
+    Column("day", BigInteger, primary_key=True),
+    sqlite_with_rowid=False,
+)
+# ...and how many keys were present on `day` with `prev_day` their previous day present
+# (presence.NO_DAY: none): distinct keys over whole days [d1, d2) are the rows of
+# d1 <= day < d2 with prev_day < d1, a sum over a few thousand rows at most.
+presence_steps = Table(
+    "presence_steps",
+    metadata,
+    Column("app_id", String(40), primary_key=True),
+    Column("kind", String(1), primary_key=True),
+    Column("event_name", String(200), primary_key=True),
+    Column("day", BigInteger, primary_key=True),
+    Column("prev_day", BigInteger, primary_key=True),
+    Column("present", BigInteger, nullable=False),
+    sqlite_with_rowid=False,
+)
+
 # What retention keeps of deleted events: per UTC day and event name ('*' = all events)
 # the count and the distinct users and sessions of that day.
 daily_rollups = Table(

@@ -2,7 +2,8 @@
 events, each against the previous period of the same length.
 
 Event counts come from the rollups plus raw rows (`rollups.count_rows`), distinct users and
-sessions from the hourly presence rollup plus raw rows (`rollups.user_rows`); for days
+sessions from the daily presence (`distinct.distinct_users_sessions`) for ranges holding a
+whole UTC day, else from the hourly presence rollup plus raw rows (`rollups.user_rows`); for days
 retention has rolled up they are the sum of the days' distinct counts from `daily_rollups`
 (exact for one day, an upper bound over several).
 """
@@ -15,6 +16,7 @@ from sqlalchemy import Connection, distinct, func, select
 
 from growthkit.core.apps import App
 from growthkit.core.clock import to_iso
+from growthkit.core.distinct import distinct_users_sessions
 from growthkit.core.filters import ActivityFilter
 from growthkit.core.frequency import change_pct, previous_period, rank, time_series
 from growthkit.core.params import check_limit, resolve_range, resolve_zone
@@ -94,10 +96,12 @@ class Stats(PeriodStats):
 
 def distinct_counts(conn: Connection, flt: ActivityFilter) -> tuple[int, int]:
     """(unique users, sessions) for the filter; rolled-up days add their daily counts."""
-    rows = user_rows(conn, flt)
-    users, sessions = conn.execute(select(func.count(distinct(rows.c.fingerprint_id)),
-                                          func.count(distinct(rows.c.session_id)))).one()
-    users, sessions = int(users or 0), int(sessions or 0)
+    fast = distinct_users_sessions(conn, flt)
+    if fast is None:
+        rows = user_rows(conn, flt)
+        fast = conn.execute(select(func.count(distinct(rows.c.fingerprint_id)),
+                                   func.count(distinct(rows.c.session_id)))).one()
+    users, sessions = int(fast[0] or 0), int(fast[1] or 0)
     rolled = rolled_until(conn, flt.app_id)
     if flt.start is not None and flt.end is not None and rolled > flt.start and rollup_usable(flt):
         d = daily_rollups.c
