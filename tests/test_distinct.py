@@ -1,7 +1,9 @@
 """Daily presence (core/presence.py) and the distinct counts it serves (core/distinct.py),
-against a plain recount of the stored activities: ranges whose edges fall anywhere, late
-and out-of-order events (old timestamps arriving after the watermark moved), rows not
-rolled up yet, several apps, retention, and the /stats answer over HTTP.
+the weekly presence (core/weekly_presence.py) and the users heatmap it serves, against a
+plain recount of the stored activities: ranges whose edges fall anywhere, time zones
+(+05:45, +05:30, a daylight-saving change), late and out-of-order events (old timestamps
+arriving after the watermark moved), rows not rolled up yet, several apps, retention, and
+the HTTP answers.
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ from __future__ import annotations
 import random
 import uuid
 from collections import Counter, defaultdict
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 
@@ -16,11 +20,13 @@ from growthkit.core.clock import to_iso
 from growthkit.core.distinct import distinct_users_sessions
 from growthkit.core.events import Event
 from growthkit.core.filters import ActivityFilter
+from growthkit.core.heatmap import weekly_users
 from growthkit.core.ingest import store_events
 from growthkit.core.presence import ALL, NO_DAY
 from growthkit.core.retention import run_retention
 from growthkit.core.rollups import refresh_rollups
 from growthkit.core.store import write_connection
+from growthkit.core.weekly_presence import NO_BUCKET, QUARTER_MS, SHIFTS, WEEK_MS, window
 
 DAY = 86_400_000
 HOUR = 3_600_000
@@ -170,3 +176,114 @@ def test_stats_answers_the_recount(server):
             assert (s["uniqueUsers"], s["sessions"]) == recount(conn, app.id, start, end, name)
             prev = recount(conn, app.id, 2 * start - end, start, name)
         assert (s["previous"]["uniqueUsers"], s["previous"]["sessions"]) == prev
+
+
+# --- the users heatmap from the weekly presence ---------------------------------------------
+
+ZONES = ["UTC", "America/New_York", "Asia/Kathmandu", "Asia/Kolkata"]
+
+
+def heatmap_recount(conn, app_id: str, start: int, end: int, tz) -> list[list[int]]:
+    cells = defaultdict(set)
+    for fp, ts in conn.execute(text(
+            "SELECT fingerprint_id, timestamp FROM activities WHERE app_id = :a AND "
+            "timestamp >= :s AND timestamp < :e"), {"a": app_id, "s": start, "e": end}):
+        local = datetime.fromtimestamp(ts / 1000, tz)
+        cells[(local.weekday(), local.hour)].add(fp)
+    matrix = [[0] * 24 for _ in range(7)]
+    for (d, h), fps in cells.items():
+        matrix[d][h] = len(fps)
+    return matrix
+
+
+def check_heatmaps(engine, app_id: str, spans: list[tuple[int, int]]) -> int:
+    fast_answers = 0
+    with engine.connect() as conn:
+        for start, end in spans:
+            for name in ZONES:
+                tz = ZoneInfo(name)
+                flt = ActivityFilter(app_id, [], start, end)
+                got = weekly_users(conn, flt, tz)
+                if got is None:
+                    continue
+                fast_answers += 1
+                assert got == heatmap_recount(conn, app_id, start, end, tz), \
+                    (to_iso(start), to_iso(end), name)
+    return fast_answers
+
+
+def check_weekly_tables(engine) -> None:
+    """presence_quarters and presence_hour_steps hold what the rolled-up activities say."""
+    with engine.connect() as conn:
+        w = conn.execute(text("SELECT seq FROM rollup_state WHERE name = 'counts'")).scalar()
+        quarters = defaultdict(set)
+        for app, fp, ts in conn.execute(text(
+                "SELECT app_id, fingerprint_id, timestamp FROM activities WHERE seq <= :w"),
+                {"w": w or 0}):
+            quarters[(app, fp)].add(ts - ts % QUARTER_MS)
+        steps = Counter()
+        for (app, _fp), qs in quarters.items():
+            for shift in SHIFTS:
+                chains = defaultdict(set)
+                for q in qs:
+                    win = window(q, shift)
+                    chains[win % WEEK_MS].add(win)
+                for chain in chains.values():
+                    ordered = sorted(chain)
+                    for prev, b in zip([NO_BUCKET, *ordered], ordered, strict=False):
+                        steps[(app, shift, b, prev)] += 1
+        assert {tuple(r) for r in conn.execute(text(
+            "SELECT app_id, key, bucket FROM presence_quarters"))} == \
+            {(app, fp, q) for (app, fp), qs in quarters.items() for q in qs}
+        assert {tuple(r[:4]): r[4] for r in conn.execute(text(
+            "SELECT app_id, shift, bucket, prev_bucket, present FROM presence_hour_steps"))} \
+            == dict(steps)
+
+
+def heatmap_spans(rng: random.Random) -> list[tuple[int, int]]:
+    # 2024-11-03 06:00Z: New York leaves daylight saving time (the fast path steps aside).
+    out = [(T0, T0 + 28 * DAY), (T0 + 5 * HOUR + 17, T0 + 20 * DAY + 7 * 60_000),
+           (NOV + 14 * DAY, NOV + 15 * DAY + 30 * 60_000 + 1)]
+    for _ in range(8):
+        a = rng.randrange(T0, T0 + 26 * DAY)
+        out.append((a, a + rng.randrange(2 * HOUR, 16 * DAY)))
+    return out
+
+
+NOV = 1_729_900_800_000  # 2024-10-26T00:00:00Z
+
+
+def test_users_heatmap_matches_a_recount_with_late_events_and_retention(server):
+    rng = random.Random(7)
+    app = server.create_app(retentionDays=30)
+    other = server.create_app("Other", retentionDays=3650)
+    store(server.engine, app.id, events_for(rng, 250, T0 + 7 * DAY, T0 + 28 * DAY))
+    store(server.engine, app.id, events_for(rng, 40, NOV, NOV + 20 * DAY))
+    store(server.engine, other.id, events_for(rng, 50, T0, T0 + 28 * DAY))
+    spans = heatmap_spans(rng)
+    assert check_heatmaps(server.engine, app.id, spans) > 0
+    refresh_rollups(server.engine, settle_ms=0)
+    check_weekly_tables(server.engine)
+    assert check_heatmaps(server.engine, app.id, spans) > 0
+    store(server.engine, app.id, events_for(rng, 120, T0, T0 + 28 * DAY))  # late
+    check_heatmaps(server.engine, app.id, spans)
+    refresh_rollups(server.engine, settle_ms=0, chunk=23)
+    check_weekly_tables(server.engine)
+    check_heatmaps(server.engine, app.id, spans)
+    with server.engine.connect() as conn:  # New York over the change: the plain count
+        assert weekly_users(conn, ActivityFilter(app.id, [], NOV, NOV + 14 * DAY),
+                            ZoneInfo("America/New_York")) is None
+    store(server.engine, app.id, events_for(rng, 30, T0, T0 + 6 * DAY))  # expired, unrolled
+    run_retention(server.engine, app=app.id, now=T0 + 35 * DAY)
+    refresh_rollups(server.engine, settle_ms=0)
+    check_weekly_tables(server.engine)
+    check_heatmaps(server.engine, app.id, [(T0 + 5 * DAY, T0 + 28 * DAY),
+                                           (T0 + 5 * DAY + 1, T0 + 19 * DAY - 1)])
+    r = server.client.get("/api/v1/analytics/heatmap", headers={
+        "Authorization": f"Bearer {app.secret}"}, params={
+        "metric": "users", "tz": "Asia/Kathmandu", "from": to_iso(T0 + 6 * DAY + 1),
+        "to": to_iso(T0 + 27 * DAY)})
+    assert r.status_code == 200, r.text
+    with server.engine.connect() as conn:
+        assert r.json()["matrix"] == heatmap_recount(conn, app.id, T0 + 6 * DAY + 1,
+                                                     T0 + 27 * DAY, ZoneInfo("Asia/Kathmandu"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, distinct, func, select
+from sqlalchemy import Connection, distinct, func, select, union_all
 
 from growthkit.core.apps import App
 from growthkit.core.clock import to_iso
@@ -13,14 +13,26 @@ from growthkit.core.filters import ActivityFilter
 from growthkit.core.params import check_choice, resolve_range, resolve_zone
 from growthkit.core.results import Result, result
 from growthkit.core.rollups import (
+    QUARTER_MS,
+    _user_columns,
     count_rows,
     rolled_until,
     rollup_usable,
     source_of,
     span,
+    unrolled,
     user_rows,
 )
-from growthkit.core.timezones import DAY_MS, day_of_week_expr, hour_of_day_expr
+from growthkit.core.schema import activities, presence_hour_steps
+from growthkit.core.timezones import (
+    DAY_MS,
+    EPOCH_WEEKDAY_SHIFT,
+    HOUR_MS,
+    day_of_week_expr,
+    hour_of_day_expr,
+    offsets,
+)
+from growthkit.core.weekly_presence import WEEK_MS, quarters_of, window
 
 METRICS = ("events", "users")
 DEFAULT_RANGE_MS = 28 * DAY_MS
@@ -59,13 +71,55 @@ def _matrix(rows) -> list[list[int]]:  # noqa: ANN001
     return matrix
 
 
+def _cell(ms: int, offset: int) -> tuple[int, int]:
+    """(weekday, hour) of an instant at a fixed UTC offset (0 = Monday)."""
+    local = ms + offset
+    return (local // DAY_MS + EPOCH_WEEKDAY_SHIFT) % 7, local % DAY_MS // HOUR_MS
+
+
+def weekly_users(conn: Connection, flt: ActivityFilter, tz: ZoneInfo) -> list[list[int]] | None:
+    """Distinct leads per cell from the weekly presence (growthkit/core/weekly_presence.py)
+    when the zone keeps one offset, a multiple of 15 minutes, over the range; else None.
+
+    Whole hour windows come from the steps; leads in the partial windows at the edges and
+    in rows not rolled up yet add one to their cell unless the stored quarters show them
+    in a whole window of the same hour of the week.
+    """
+    segs = offsets(tz, flt.start, flt.end)
+    if not rollup_usable(flt) or flt.event_names or len(segs) != 1 or segs[0][1] % QUARTER_MS:
+        return None
+    offset = segs[0][1]
+    shift = -offset % HOUR_MS
+    lo = window(flt.start + HOUR_MS - 1, shift)
+    hi = window(flt.end, shift)
+    if lo >= hi:
+        return None
+    s = presence_hour_steps.c
+    cells = [(_cell(int(w), offset), int(n)) for w, n in conn.execute(
+        select(s.bucket, func.sum(s.present)).where(
+            s.app_id == flt.app_id, s.shift == shift, s.bucket >= lo, s.bucket < hi,
+            s.prev_bucket < lo).group_by(s.bucket))]
+    c = activities.c
+    edge_rows = [select(c.fingerprint_id, c.timestamp).where(replace(flt, end=lo).where()),
+                 select(c.fingerprint_id, c.timestamp).where(replace(flt, start=hi).where())]
+    tail = unrolled(conn, flt, lo, hi, _user_columns).subquery()
+    edge_rows.append(select(tail.c.fingerprint_id, tail.c.ts))
+    edges = {(fp, window(int(ts), shift) % WEEK_MS)
+             for fp, ts in conn.execute(union_all(*edge_rows))}
+    stored = quarters_of(conn, flt.app_id, {fp for fp, _ in edges}, lo, hi)
+    for fp, hour_of_week in edges:
+        if all(window(q, shift) % WEEK_MS != hour_of_week for q in stored.get(fp, ())):
+            cells.append((_cell(hour_of_week, offset), 1))
+    return _matrix((d, h, n) for (d, h), n in cells)
+
+
 def heatmap(conn: Connection, flt: ActivityFilter, tz: ZoneInfo,
             metric: str = "events") -> list[list[int]]:
     """7 rows (Monday first) of 24 local hours: events, or distinct fingerprints per cell.
 
     `flt.start`/`flt.end` may be None: the matrix then covers all stored history. Events
-    come from the count rollups, users from the presence rollup, each plus raw rows; users
-    are not known before the retention cut.
+    come from the count rollups, users from the weekly presence (`weekly_users`) or the
+    presence rollup, each plus raw rows; users are not known before the retention cut.
     """
     check_choice(metric, METRICS, "metric")
     bounds = span(conn, flt)
@@ -73,6 +127,9 @@ def heatmap(conn: Connection, flt: ActivityFilter, tz: ZoneInfo,
         return _matrix([])
     flt = replace(flt, start=bounds[0], end=bounds[1])
     if metric == "users":
+        fast = weekly_users(conn, flt, tz)
+        if fast is not None:
+            return fast
         users = user_rows(conn, flt, tz)
         dow = day_of_week_expr(users.c.ts, tz, *bounds).label("dow")
         hour = hour_of_day_expr(users.c.ts, tz, *bounds).label("hour")

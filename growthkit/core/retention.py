@@ -63,6 +63,7 @@ from growthkit.core.schema import (
 )
 from growthkit.core.store import insert, write_connection
 from growthkit.core.timezones import DAY_MS, WEEK_MS
+from growthkit.core.weekly_presence import remove_weekly_days
 
 ALL_EVENTS = "*"  # not a valid event name, so it cannot clash with one
 
@@ -155,6 +156,7 @@ def _roll_day(conn: Connection, app_id: str, day: int, now: int, *,
     # refresh would never see them, so count them here.
     add_counts(conn, *in_day, c.seq > seq)
     remove_days(conn, app_id, day, day + DAY_MS)  # who was active goes with the events
+    remove_weekly_days(conn, app_id, day, day + DAY_MS)
     _uncount_leads(conn, app_id, in_day)
     deleted = 0
     if delete_rows:

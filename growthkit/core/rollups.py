@@ -55,6 +55,7 @@ from growthkit.core.schema import (
 )
 from growthkit.core.store import insert, write_connection
 from growthkit.core.timezones import HOUR_MS, offsets
+from growthkit.core.weekly_presence import add_weekly_presence
 
 QUARTER_MS = 15 * 60 * 1000
 STATE = "counts"
@@ -297,6 +298,7 @@ def add_counts(conn: Connection, *where) -> int:  # noqa: ANN002
                      .on_conflict_do_nothing())
     add_days(conn, *where)
     add_presence(conn, *where)
+    add_weekly_presence(conn, *where)
     return sum(hours.values())
 
 

@@ -183,6 +183,28 @@ presence_steps = Table(
     sqlite_with_rowid=False,
 )
 
+# Which leads were active in which 15 minutes, and per hour window of the week (for each
+# shift of the windows: 0/15/30/45 min) how many came back after which earlier window of
+# the same hour of the week (growthkit/core/weekly_presence.py): users-heatmap cells.
+presence_quarters = Table(
+    "presence_quarters",
+    metadata,
+    Column("app_id", String(40), primary_key=True),
+    Column("key", String(128), primary_key=True),
+    Column("bucket", BigInteger, primary_key=True),
+    sqlite_with_rowid=False,
+)
+presence_hour_steps = Table(
+    "presence_hour_steps",
+    metadata,
+    Column("app_id", String(40), primary_key=True),
+    Column("shift", Integer, primary_key=True),
+    Column("bucket", BigInteger, primary_key=True),
+    Column("prev_bucket", BigInteger, primary_key=True),
+    Column("present", BigInteger, nullable=False),
+    sqlite_with_rowid=False,
+)
+
 # What retention keeps of deleted events: per UTC day and event name ('*' = all events)
 # the count and the distinct users and sessions of that day.
 daily_rollups = Table(
