@@ -14,6 +14,7 @@ from collections import Counter, defaultdict
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from alembic import command
 from sqlalchemy import text
 
 from growthkit.core.clock import to_iso
@@ -25,7 +26,7 @@ from growthkit.core.ingest import store_events
 from growthkit.core.presence import ALL, NO_DAY
 from growthkit.core.retention import run_retention
 from growthkit.core.rollups import refresh_rollups
-from growthkit.core.store import write_connection
+from growthkit.core.store import alembic_config, migrate, write_connection
 from growthkit.core.weekly_presence import NO_BUCKET, QUARTER_MS, SHIFTS, WEEK_MS, window
 
 DAY = 86_400_000
@@ -287,3 +288,17 @@ def test_users_heatmap_matches_a_recount_with_late_events_and_retention(server):
     with server.engine.connect() as conn:
         assert r.json()["matrix"] == heatmap_recount(conn, app.id, T0 + 6 * DAY + 1,
                                                      T0 + 27 * DAY, ZoneInfo("Asia/Kathmandu"))
+
+
+def test_migration_backfills_what_refresh_keeps(server):
+    """0010 on a populated store fills the presence tables as the refresh would have."""
+    rng = random.Random(2)
+    app = server.create_app(retentionDays=3650)
+    store(server.engine, app.id, events_for(rng, 200, T0, T0 + 20 * DAY))
+    refresh_rollups(server.engine, settle_ms=0)
+    store(server.engine, app.id, events_for(rng, 20, T0, T0 + 20 * DAY))  # above the mark
+    command.downgrade(alembic_config(server.engine), "0009")
+    migrate(server.engine)
+    check_tables(server.engine)
+    check_weekly_tables(server.engine)
+    assert server.scalar("SELECT count(*) FROM presence_days") > 0
