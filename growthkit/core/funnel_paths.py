@@ -18,15 +18,25 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, func, intersect, select
+from sqlalchemy import Connection, func, literal, select, union_all
 
-from growthkit.core.lead_days import day_records, event_rows
+from growthkit.core.lead_days import day_events, day_records, event_rows
 from growthkit.core.schema import activities
+from growthkit.core.timezones import DAY_MS
 
-AMBIGUOUS = -1  # next_after: the summaries cannot tell
-EXHAUSTED = -2  # next_after: no event left within reach
+AMBIGUOUS = -1  # next_after: the summaries cannot tell (a tie: stored order decides)
+EXPAND = -2  # next_after: the answer lies among a busy day's events the summary does not hold
+EXHAUSTED = -3  # next_after: no event left within reach
+ROUNDS = 4  # busy days read as raw events per lead before walking its raw rows instead
+
+
+class Expand(NamedTuple):
+    """summary_path cannot decide until record `index` of step `step` is read as events."""
+
+    step: int
+    index: int
 
 
 @dataclass
@@ -54,53 +64,59 @@ Record = tuple[int, int, int]  # (first_ts, last_ts, events) of one lead, name a
 
 
 def next_after(recs: Sequence[Record], lasts: Sequence[int], prev: int, limit: int) -> int:
-    """The step's first event after `prev` (and before `limit`), EXHAUSTED or AMBIGUOUS."""
+    """The index of the step's first record holding an event after `prev`, and that event:
+    (i, t), or (i, EXPAND), or (-1, AMBIGUOUS / EXHAUSTED); events from `limit` on are out
+    of reach (the raw walk does not read them either)."""
     i = bisect_left(lasts, prev)
     if i == len(recs):
-        return EXHAUSTED
+        return -1, EXHAUSTED
     first, last, n = recs[i]
     if first > prev:
         t = first
     elif n == 2 and first < prev < last:
         t = last
-    else:  # prev falls among events the summary does not hold, or on a tie
-        return AMBIGUOUS
-    return t if t < limit else EXHAUSTED
+    elif n >= 3:
+        return i, EXPAND
+    else:  # a tie with an event of the previous step
+        return -1, AMBIGUOUS
+    return (i, t) if t < limit else (-1, EXHAUSTED)
 
 
-def entries(recs: Sequence[Record], start: int, end: int) -> Iterable[tuple[int, int | None]]:
-    """Step-1 events in [start, end) in time order as (t, None), and (lo, hi) for spans of a
-    busy day whose events the summary does not hold."""
-    for first, last, n in recs:
+def entries(recs: Sequence[Record], start: int, end: int) -> Iterable[tuple[int, int | None, int]]:
+    """Step-1 events in [start, end) in time order as (t, None, i), and (lo, hi, i) for the
+    span of a busy day (record i) whose events the summary does not hold."""
+    for i, (first, last, n) in enumerate(recs):
         if first >= end:
             return
         if first >= start:
-            yield first, None
+            yield first, None, i
         if n >= 3 and last >= start:
-            yield first, last
+            yield first, last, i
         if n >= 2 and start <= last < end:
-            yield last, None
+            yield last, None, i
 
 
 def summary_path(recs: Sequence[Sequence[Record]], window_ms: int, start: int,
-                 end: int) -> list[int] | None:
-    """`lead_path` over one lead's per-step day records (sorted by day); None when the
-    records cannot decide it."""
+                 end: int) -> list[int] | Expand | None:
+    """`lead_path` over one lead's per-step day records (sorted by time): the path, or the
+    record to read as events first (Expand), or None when only raw rows can decide."""
     n_steps = len(recs)
     lasts = [[r[1] for r in step] for step in recs]
     limit = end + window_ms
     best: list[int] = []
     failed_at: int | None = None  # the step event the previous entry could not reach in time
-    for t0, hi in entries(recs[0], start, end):
+    for t0, hi, i in entries(recs[0], start, end):
         if hi is not None:
             # Unknown entries up to `hi`: their paths lie no earlier than the previous
             # entry's, so none gets further when the event it missed is a window past `hi`.
             if failed_at is not None and failed_at - hi > window_ms:
                 continue
-            return None
+            return Expand(0, i)
         path, prev, exhausted, failed_at = [t0], t0, False, None
         for k in range(1, n_steps):
-            t = next_after(recs[k], lasts[k], prev, limit)
+            j, t = next_after(recs[k], lasts[k], prev, limit)
+            if t == EXPAND:
+                return Expand(k, j)
             if t == AMBIGUOUS:
                 return None
             if t == EXHAUSTED:
@@ -135,32 +151,67 @@ class SummaryWalk:
         e = event_rows(self.conn, self.app_id, self.names[:1], self.start, self.end).subquery()
         self._entered = select(e.c.fp).distinct()
 
+    def _leads(self) -> tuple[int, list[str]]:
+        """How many leads entered, and which of them have a step-2 event in reach: one
+        grouping of both steps' lead-day rows."""
+        conn, names = self.conn, self.names
+        e = event_rows(conn, self.app_id, names[:1], self.start, self.end).subquery()
+        c = event_rows(conn, self.app_id, names[1:2], self.start,
+                       self.end + self.window_ms).subquery()
+        both = union_all(select(e.c.fp, literal(1).label("e"), literal(0).label("c")),
+                         select(c.c.fp, literal(0), literal(1))).subquery()
+        f = (select(both.c.fp, func.max(both.c.e).label("e"), func.max(both.c.c).label("c"))
+             .group_by(both.c.fp).cte("per_lead").prefix_with("MATERIALIZED", dialect="sqlite"))
+        total = select(func.count()).where(f.c.e == 1).scalar_subquery()
+        rows = conn.execute(select(f.c.fp, total).where(f.c.e == 1, f.c.c == 1)).all()
+        if not rows:
+            return conn.execute(select(func.count()).where(f.c.e == 1)).scalar_one(), []
+        return int(rows[0][1]), [r[0] for r in rows]
+
     def paths(self) -> Paths:
         conn, names = self.conn, self.names
-        entered = conn.execute(select(func.count()).select_from(self._entered.subquery())
-                               ).scalar_one()
-        later = event_rows(conn, self.app_id, names[1:2], self.start,
-                           self.end + self.window_ms).subquery()
-        both = [r[0] for r in conn.execute(intersect(select(self._entered.subquery().c.fp),
-                                                     select(later.c.fp)))]
-        per_lead: dict[str, list[list[Record]]] = {fp: [[] for _ in names] for fp in both}
+        entered, candidates = self._leads()
+        per_lead: dict[str, list[list[Record]]] = {fp: [[] for _ in names] for fp in candidates}
         step_of = {name: k for k, name in enumerate(names)}
-        for fp, name, first, last, n in day_records(conn, self.app_id, names, both, self.start,
-                                                    self.end + self.window_ms):
+        for fp, name, first, last, n in day_records(conn, self.app_id, names, candidates,
+                                                    self.start, self.end + self.window_ms):
             per_lead[fp][step_of[name]].append((first, last, n))
-        walked: dict[str, list[int]] = {}
-        unsure = []
-        for fp, recs in per_lead.items():
+        for recs in per_lead.values():
             for step in recs:
                 step.sort()
-            path = summary_path(recs, self.window_ms, self.start, self.end)
-            if path is None:
-                unsure.append(fp)
-            elif path:
-                walked[fp] = path
+        walked: dict[str, list[int]] = {}
+        unsure: list[str] = []
+        pending = list(per_lead)
+        for _ in range(ROUNDS):
+            expand: dict[str, Expand] = {}
+            for fp in pending:
+                path = summary_path(per_lead[fp], self.window_ms, self.start, self.end)
+                if path is None:
+                    unsure.append(fp)
+                elif isinstance(path, Expand):
+                    expand[fp] = path
+                elif path:
+                    walked[fp] = path
+            if not expand:
+                break
+            self._expand(per_lead, expand)
+            pending = list(expand)
+        else:
+            unsure += pending
         for i in range(0, len(unsure), 1000):
             walked.update(self.raw_paths(unsure[i:i + 1000]))
         return Paths(entered, walked, lambda: self._rest(walked), self._entry_times)
+
+    def _expand(self, per_lead: dict[str, list[list[Record]]],
+                expand: dict[str, Expand]) -> None:
+        """Replace each asked-for busy day's summary by one record per event."""
+        keys = {}
+        for fp, (k, i) in expand.items():
+            first = per_lead[fp][k][i][0]
+            keys[fp] = (fp, self.names[k], first - first % DAY_MS)
+        events = day_events(self.conn, self.app_id, list(keys.values()))
+        for fp, (k, i) in expand.items():
+            per_lead[fp][k][i:i + 1] = [(t, t, 1) for t in events[keys[fp]]]
 
     def _rest(self, walked: dict[str, list[int]]) -> list[str]:
         return [r[0] for r in self.conn.execute(self._entered) if r[0] not in walked]

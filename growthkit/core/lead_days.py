@@ -52,12 +52,32 @@ def forget_day(conn: Connection, app_id: str, day: int) -> None:
                                                 t.day < day + DAY_MS))
 
 
-def _raw(app_id: str, names: Sequence[str], start: int, end: int, *also) -> Select:  # noqa: ANN002
+def _raw_columns() -> list:
     a = activities.c
-    return select(a.fingerprint_id.label("fp"), a.event_name.label("event_name"),
-                  literal(1).label("n")).where(
-        a.app_id == app_id, a.event_name.in_(names), a.timestamp >= start, a.timestamp < end,
-        *also)
+    return [a.fingerprint_id.label("fp"), a.event_name.label("event_name"),
+            literal(1).label("n")]
+
+
+def _raw(app_id: str, names: Sequence[str], start: int, end: int) -> Select:
+    a = activities.c
+    return select(*_raw_columns()).where(a.app_id == app_id, a.event_name.in_(names),
+                                         a.timestamp >= start, a.timestamp < end)
+
+
+def unrolled(conn: Connection, app_id: str, names: Sequence[str], start: int, end: int,
+             columns: list) -> Select:
+    """`columns` of the activities of `names` in [start, end) not yet in lead days."""
+    from growthkit.core.rollups import max_seq, watermark  # rollups imports this module
+
+    a = activities.c
+    w = watermark(conn)
+    if max_seq(conn) - w <= TAIL_BY_SEQ_ROWS:
+        # `|| ''` and `+ 0` keep the planner off the time/name indexes: read by seq instead.
+        return select(*columns).where(
+            a.seq > w, a.app_id.concat("") == app_id, a.event_name.concat("").in_(names),
+            (a.timestamp + 0) >= start, (a.timestamp + 0) < end)
+    return select(*columns).where(a.app_id == app_id, a.event_name.in_(names),
+                                  a.timestamp >= start, a.timestamp < end, a.seq > w)
 
 
 def event_rows(conn: Connection, app_id: str, names: Sequence[str], start: int,
@@ -65,8 +85,6 @@ def event_rows(conn: Connection, app_id: str, names: Sequence[str], start: int,
     """(fp, event_name, n) rows whose sums per lead and name are its events of `names` with
     start <= timestamp < end: lead days for the whole UTC days inside, raw rows for the
     partial days at the edges and for the rows not yet rolled up."""
-    from growthkit.core.rollups import max_seq, watermark  # rollups imports this module
-
     names = sorted(set(names))
     lo = -(-start // DAY_MS) * DAY_MS
     hi = end - end % DAY_MS
@@ -80,16 +98,7 @@ def event_rows(conn: Connection, app_id: str, names: Sequence[str], start: int,
         parts.append(_raw(app_id, names, start, lo))
     if hi < end:
         parts.append(_raw(app_id, names, hi, end))
-    w = watermark(conn)
-    a = activities.c
-    if max_seq(conn) - w <= TAIL_BY_SEQ_ROWS:
-        # `|| ''` and `+ 0` keep the planner off the time/name indexes: read by seq instead.
-        parts.append(select(a.fingerprint_id.label("fp"), a.event_name.label("event_name"),
-                            literal(1).label("n")).where(
-            a.seq > w, a.app_id.concat("") == app_id, a.event_name.concat("").in_(names),
-            (a.timestamp + 0) >= lo, (a.timestamp + 0) < hi))
-    else:
-        parts.append(_raw(app_id, names, lo, hi, a.seq > w))
+    parts.append(unrolled(conn, app_id, names, lo, hi, _raw_columns()))
     return union_all(*parts)
 
 
@@ -98,8 +107,6 @@ def day_records(conn: Connection, app_id: str, names: Sequence[str], fingerprint
     """(fp, event_name, first_ts, last_ts, events) per lead, name and UTC day touching
     [start, end), for the given leads: lead days merged with the rows not yet rolled up
     (their days may then hold events outside the range: callers treat them as such)."""
-    from growthkit.core.rollups import watermark
-
     t, a = lead_event_days.c, activities.c
     lo, names = start - start % DAY_MS, sorted(set(names))
     merged: dict[tuple[str, str, int], list[int]] = {}
@@ -111,11 +118,8 @@ def day_records(conn: Connection, app_id: str, names: Sequence[str], fingerprint
                        t.event_name.in_(names), t.day >= lo, t.day < end)):
             merged[(fp, name, day)] = [first, last, n]
     wanted = set(fingerprints)
-    w = watermark(conn)
-    for fp, name, ts in conn.execute(
-            select(a.fingerprint_id, a.event_name, a.timestamp).where(
-                a.seq > w, a.app_id == app_id, a.event_name.in_(names),
-                a.timestamp >= lo, a.timestamp < end)):
+    for fp, name, ts in conn.execute(unrolled(conn, app_id, names, lo, end, [
+            a.fingerprint_id, a.event_name, a.timestamp])):
         if fp not in wanted:
             continue
         rec = merged.get((fp, name, ts - ts % DAY_MS))
@@ -124,3 +128,28 @@ def day_records(conn: Connection, app_id: str, names: Sequence[str], fingerprint
         else:
             rec[0], rec[1], rec[2] = min(rec[0], ts), max(rec[1], ts), rec[2] + 1
     return [(fp, name, r[0], r[1], r[2]) for (fp, name, _), r in merged.items()]
+
+
+def day_events(conn: Connection, app_id: str, days: Sequence[tuple[str, str, int]],
+               ) -> dict[tuple[str, str, int], list[int]]:
+    """The timestamps of each (fp, event_name, UTC day)'s events, sorted, from raw rows."""
+    a = activities.c
+    out: dict[tuple[str, str, int], list[int]] = {key: [] for key in days}
+    by_day: dict[int, set[str]] = {}
+    for fp, _, day in out:
+        by_day.setdefault(day, set()).add(fp)
+    names = sorted({name for _, name, _ in out})
+    for day, fps in by_day.items():
+        # An index range of (app, fingerprint, timestamp) per lead: `|| ''` keeps the
+        # planner off the name index, which would read the whole day of every lead.
+        for fp, name, ts in conn.execute(
+                select(a.fingerprint_id, a.event_name, a.timestamp).where(
+                    a.app_id == app_id, a.fingerprint_id.in_(sorted(fps)),
+                    a.timestamp >= day, a.timestamp < day + DAY_MS,
+                    a.event_name.concat("").in_(names))):
+            got = out.get((fp, name, day))
+            if got is not None:
+                got.append(ts)
+    for ts in out.values():
+        ts.sort()
+    return out

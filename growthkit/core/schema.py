@@ -153,8 +153,9 @@ lead_event_days = Table(
     Column("last_ts", BigInteger, nullable=False),
     sqlite_with_rowid=False,
 )
-Index("ix_lead_event_days_app_fp", lead_event_days.c.app_id, lead_event_days.c.fingerprint_id,
-      lead_event_days.c.day)
+# One lead's days, covering: funnels read the days of the leads that got past step 1.
+Index("ix_lead_event_days_app_fp", *(lead_event_days.c[name] for name in (
+    "app_id", "fingerprint_id", "day", "event_name", "first_ts", "last_ts", "events")))
 
 # Who was active on which UTC day (growthkit/core/presence.py): per kind ('u' lead
 # fingerprint, 's' session), key, and event name ('*': any event), one row per day...
