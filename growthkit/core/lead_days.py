@@ -20,6 +20,9 @@ from growthkit.core.timezones import DAY_MS
 
 # Below this many rows above the watermark, read them by seq (a short primary-key range).
 TAIL_BY_SEQ_ROWS = 200_000
+# Leads per IN list: short enough that PostgreSQL probes the per-lead index for each (with
+# thousands it plans a scan of the whole table).
+LEAD_BATCH = 500
 
 
 def add_days(conn: Connection, *where) -> None:  # noqa: ANN002
@@ -110,8 +113,8 @@ def day_records(conn: Connection, app_id: str, names: Sequence[str], fingerprint
     t, a = lead_event_days.c, activities.c
     lo, names = start - start % DAY_MS, sorted(set(names))
     merged: dict[tuple[str, str, int], list[int]] = {}
-    for i in range(0, len(fingerprints), 5000):
-        batch = list(fingerprints[i:i + 5000])
+    for i in range(0, len(fingerprints), LEAD_BATCH):
+        batch = list(fingerprints[i:i + LEAD_BATCH])
         for fp, name, day, first, last, n in conn.execute(
                 select(t.fingerprint_id, t.event_name, t.day, t.first_ts, t.last_ts, t.events)
                 .where(t.app_id == app_id, t.fingerprint_id.in_(batch),

@@ -155,7 +155,7 @@ lead_event_days = Table(
 )
 # One lead's days, covering: funnels read the days of the leads that got past step 1.
 Index("ix_lead_event_days_app_fp", *(lead_event_days.c[name] for name in (
-    "app_id", "fingerprint_id", "day", "event_name", "first_ts", "last_ts", "events")))
+    "app_id", "fingerprint_id", "event_name", "day", "first_ts", "last_ts", "events")))
 
 # Who was active on which UTC day (growthkit/core/presence.py): per kind ('u' lead
 # fingerprint, 's' session), key, and event name ('*': any event), one row per day...

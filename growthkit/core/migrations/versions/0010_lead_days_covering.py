@@ -1,7 +1,8 @@
-"""lead_event_days: the per-lead index covers every column
+"""lead_event_days: the per-lead index is by lead, event name and day, and covers every column
 
-Funnels read all days of the leads that got past step 1 through this index; covering, it
-answers them without a lookup into the table per row.
+Funnels read the steps' days of the leads that got past step 1 through this index; by name
+before day, a lead's probe skips its other events, and covering, it needs no lookup into
+the table per row.
 
 Revision ID: 0010
 Revises: 0009
@@ -17,7 +18,7 @@ depends_on = None
 def upgrade() -> None:
     op.drop_index("ix_lead_event_days_app_fp", table_name="lead_event_days")
     op.create_index("ix_lead_event_days_app_fp", "lead_event_days",
-                    ["app_id", "fingerprint_id", "day", "event_name", "first_ts", "last_ts",
+                    ["app_id", "fingerprint_id", "event_name", "day", "first_ts", "last_ts",
                      "events"])
 
 
