@@ -4,13 +4,13 @@ Funnels read the steps' days of the leads that got past step 1 through this inde
 before day, a lead's probe skips its other events, and covering, it needs no lookup into
 the table per row.
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0012
+Revises: 0011
 """
 from alembic import op
 
-revision = "0010"
-down_revision = "0009"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
