@@ -366,8 +366,17 @@ def sample_leads(counts: np.ndarray) -> tuple[int, int]:
 
 def analyze(engine: Engine, log: Callable[[str], None]) -> None:
     """Planner statistics (and, on PostgreSQL, the visibility map for index-only scans)."""
-    _run_ddl(engine, ["VACUUM ANALYZE" if engine.dialect.name == "postgresql" else "ANALYZE"],
-             log)
+    if engine.dialect.name != "postgresql":
+        _run_ddl(engine, ["ANALYZE"], log)
+        return
+    # This schema's tables only (a bare VACUUM covers every schema of the database); a
+    # partitioned table's VACUUM covers its partitions and ANALYZE gives the parent its
+    # statistics, which autovacuum never gathers.
+    with engine.connect() as conn:
+        tables = conn.execute(text(
+            "SELECT relname FROM pg_class WHERE relnamespace = current_schema()::regnamespace "
+            "AND relkind IN ('r', 'p') AND NOT relispartition ORDER BY relname")).scalars().all()
+    _run_ddl(engine, ["VACUUM ANALYZE " + ", ".join(tables)], log)
 
 
 def seed(engine: Engine, events: int, *, leads: int | None = None, days: int = 85,

@@ -179,6 +179,9 @@ def _roll_partition(conn: Connection, p: Partition, reports: dict[str, AppRetent
     transaction. None when it cannot go whole: some app keeps part of it, an app of the
     run has older expired rows to go first (row by row), or an app outside this run has
     rows in it. False when it was empty (drop it only once no app could still write it)."""
+    _lock_state(conn)  # first: another process's run on this partition ends before ours
+    if conn.exec_driver_sql("SELECT to_regclass(%(p)s)", {"p": p.name}).scalar() is None:
+        return None  # that run dropped it
     present = [a for a in cutoffs if rows_of(conn, p, a)]
     if not present:
         return False
