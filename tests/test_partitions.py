@@ -14,7 +14,8 @@ import uuid
 import pytest
 from alembic import command
 from alembic.script import ScriptDirectory
-from harness import backend_param
+from fastapi.testclient import TestClient
+from harness import backend_param, make_settings
 from sqlalchemy import text
 from test_retention import get, span
 
@@ -27,6 +28,8 @@ from growthkit.core.retention import run_retention
 from growthkit.core.rollups import refresh_rollups
 from growthkit.core.store import alembic_config, migrate, open_engine, write_connection
 from growthkit.core.timezones import DAY_MS, WEEK_MS
+from growthkit.server import maintenance
+from growthkit.server.app import create_app
 
 PG = pytest.mark.parametrize("backend", [backend_param("postgresql", "memory")], indirect=True)
 NOW = now_ms()
@@ -212,3 +215,21 @@ def old_answers(server, key: str, start: int) -> dict:
             "signups": get(server, key, "/analytics/events", **s, interval="hour",
                            tz="Asia/Kathmandu", eventName="signup")["totals"],
             "heatmap": get(server, key, "/analytics/heatmap", **s, tz="UTC")["matrix"]}
+
+
+@PG
+def test_server_upkeep_gives_a_week_in_the_default_its_partition(database_url, monkeypatch):
+    monkeypatch.setattr(maintenance, "FIRST_RETENTION_AFTER_S", 0.1)
+    engine = open_engine(database_url)
+    migrate(engine)
+    with write_connection(engine) as conn, conn.begin():
+        app = core_apps.create_app(conn, "Long", {"retentionDays": 400}).app.id
+    store(engine, app, [event(NOW - 200 * DAY_MS, eid="kept")])
+    assert where_rows(engine) == {"kept": partitions.DEFAULT}
+    with TestClient(create_app(make_settings(database_url, None))):
+        deadline = time.monotonic() + 20
+        while where_rows(engine)["kept"] == partitions.DEFAULT and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert where_rows(engine) == {
+        "kept": partitions.partition_name(partitions.week_start(NOW - 200 * DAY_MS))}
+    engine.dispose()

@@ -37,7 +37,6 @@ WINDOW_BACK_WEEKS = 1
 # Weeks this far back with rows in the default partition get a partition of their own;
 # older ones (and far-future ones) stay in the default: a few outliers, not worth a table.
 MANAGED_BACK_WEEKS = 104
-LOCK_KEY = 0x67_6B_70_61  # advisory lock serialising partition upkeep ("gkpa")
 _BOUND = re.compile(r"FROM \('?(-?\d+)'?\) TO \('?(-?\d+)'?\)")
 
 
@@ -121,7 +120,9 @@ def ensure_partitions(conn: Connection, now: int, *, since: int | None = None,
     default partition. Runs in the caller's transaction; returns the partitions created."""
     if not is_partitioned(conn):
         return []
-    conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({LOCK_KEY})")
+    # Serialise the upkeep of this schema's partitions (advisory locks are per database).
+    conn.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext(current_schema() || "
+                         "'.activities partitions'))")
     have = {p.lo for p in list_partitions(conn)}
     first = week_start(now - WINDOW_BACK_WEEKS * WEEK_MS if since is None else since)
     wanted = set(range(first, week_start(now) + (AHEAD_WEEKS + 1) * WEEK_MS, WEEK_MS))

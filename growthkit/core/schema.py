@@ -57,6 +57,9 @@ Index("ix_leads_app_last_seen", leads.c.app_id, leads.c.last_seen)
 Index("ix_leads_app_email", leads.c.app_id, leads.c.email)
 Index("ix_leads_app_events", leads.c.app_id, leads.c.events, leads.c.id)
 
+# On PostgreSQL (migration 0010, core/partitions.py) this table is partitioned by week of
+# timestamp: its primary key is (seq, timestamp) and the unique (app_id, id) pairs live in
+# `activity_ids`, a table of that store only. SQLite keeps the table as declared here.
 activities = Table(
     "activities",
     metadata,
