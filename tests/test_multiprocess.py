@@ -210,7 +210,7 @@ def ingest_from_every_process(cluster: Cluster, key: str, per_process: int,
 def test_every_stream_on_every_process_gets_every_event_once_in_order(ports, database_url):
     app = new_app(database_url, "Fan-out", rateLimitPerMinute=100_000)
     streams = [Stream(url, app["secretKey"]) for url in ports.urls]
-    sent = ingest_from_every_process(ports, app["publicKey"], per_process=60)
+    sent = ingest_from_every_process(ports, app["publicKey"], per_process=200)
     for stream in streams:
         stream.wait_for(len(sent))
         stream.close()
@@ -219,6 +219,9 @@ def test_every_stream_on_every_process_gets_every_event_once_in_order(ports, dat
         received = [e["id"] for e in stream.events]
         assert sorted(received) == sorted(sent)  # every event, each once
         assert stream.ids == [e["seq"] for e in stream.events]
+        # In seq order across processes too: so the last id a client saw is an exact place
+        # to resume from, on any process (Last-Event-ID).
+        assert stream.ids == sorted(stream.ids)
         for proc in range(PROCESSES):  # each process's events in the order it stored them
             ns = [e["properties"]["n"] for e in stream.events if e["properties"]["proc"] == proc]
             assert ns == sorted(ns)

@@ -4,10 +4,17 @@ from alembic import context
 
 from growthkit.core.schema import metadata
 
+# Several server processes may start together on one store: each migrates at start. On
+# PostgreSQL they take turns on a lock per schema (the first migrates, the others then find
+# the schema at head); SQLite's write lock does the same for a file.
+PG_MIGRATION_LOCK = "SELECT pg_advisory_xact_lock(hashtext('growthkit-migrate:' || current_schema()))"
+
 engine = context.config.attributes["engine"]
 with engine.connect() as connection:
     context.configure(connection=connection, target_metadata=metadata,
                       render_as_batch=connection.dialect.name == "sqlite")
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql(PG_MIGRATION_LOCK)
         context.run_migrations()
     connection.commit()
