@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import orjson
 import pytest
-from harness import PG_URL, REDIS_URL, backend_param
+from harness import REDIS_URL, backend_param
 from serve_process import ServeProcess, cli, new_app
 from tcp_balancer import RoundRobinBalancer
 

@@ -170,10 +170,19 @@ def _json_texts(values: list) -> list[str | None]:
     return out
 
 
+# Several server processes write at once: a transaction takes its apps' locks before
+# drawing seqs and holds them to COMMIT, so an app's events commit in seq order (as SQLite's
+# one write lock gives by itself). The live stream relies on it: everything at or below a
+# committed seq is committed, so a stream's last id is an exact place to resume from.
+PG_APP_WRITE_LOCK = "SELECT pg_advisory_xact_lock(7401, hashtext(%(app_id)s))"
+
+
 def _insert_activities(conn: Connection, rows: list[tuple[str, Event]]) -> dict:
     """Insert new events, skipping ids already stored; {(app, event id): seq} of inserted."""
     inserted: dict[tuple[str, str], int] = {}
     if conn.dialect.name == "postgresql":
+        for app_id in sorted({a for a, _ in rows}):  # one order everywhere: no deadlock
+            conn.exec_driver_sql(PG_APP_WRITE_LOCK, {"app_id": app_id})
         for i in range(0, len(rows), 5000):
             chunk = rows[i:i + 5000]
             params = {

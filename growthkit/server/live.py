@@ -3,7 +3,10 @@
 The group writer calls `Broadcaster.on_stored` after each COMMIT. Without Redis the events
 go straight to this process's subscribers. With Redis they are published on one channel
 that every server process (this one too) subscribes to once, so each subscriber sees every
-process's events, in the order each process stored them.
+process's events. Each process publishes in its own commit order, but the channel mixes
+processes, so a stream on Redis takes a message as a wake-up and reads on from its last id
+in the store, where an app's events commit in seq order: every stream is in seq order and
+its last id is an exact place to resume from, on any process.
 
 Each subscriber has a bounded queue. A subscriber that falls that far behind is dropped
 rather than letting its queue grow: its stream gets an `event: dropped` frame and ends, and
@@ -121,6 +124,11 @@ class Broadcaster:
         if self._redis is not None:
             await self._redis.aclose()
 
+    @property
+    def shared(self) -> bool:
+        """Whether events come through Redis (from several processes, in publish order)."""
+        return self._redis is not None
+
     # -- subscribers -----------------------------------------------------------------------
 
     def subscribe(self, flt: ActivityFilter) -> Subscription:
@@ -231,7 +239,8 @@ async def activity_frames(engine: Engine, broadcaster: Broadcaster, flt: Activit
 
     Replay reads the store by seq until it has caught up, subscribes, reads once more
     (whatever was stored in between), and only then goes live, skipping live events that
-    the replay already sent. A `: live` comment marks the switch; `: heartbeat` comments
+    the replay already sent (with Redis, live messages only wake the stream up, and it reads
+    on from the store: see below). A `: live` comment marks the switch; `: heartbeat` comments
     keep idle connections open. The stream ends when the server is stopping, and when
     `authorized()` (asked every AUTH_CHECK_S) says the key no longer opens it (rotated).
     """
@@ -248,7 +257,7 @@ async def activity_frames(engine: Engine, broadcaster: Broadcaster, flt: Activit
         while True:
             rows = await run_in_threadpool(page, last_event_id)
             for row in rows:
-                if row.received_at >= recent:
+                if row.received_at >= recent and not broadcaster.shared:
                     replayed.add(row.seq)
                 yield _frame(row.seq, orjson.dumps(stored_activity(row)))
             if rows:
@@ -285,6 +294,21 @@ async def activity_frames(engine: Engine, broadcaster: Broadcaster, flt: Activit
             if sub.dropped:
                 yield DROPPED_FRAME
                 return
+            if broadcaster.shared:
+                # Messages of several processes reach us in publish order, not seq order:
+                # they only say "stored up to here"; the store has them in seq order (an
+                # app's events commit in seq order, core/ingest.py), so read from there.
+                oldest = newest = item.seq
+                while not sub.queue.empty():
+                    seq = sub.queue.get_nowait().seq
+                    oldest, newest = min(oldest, seq), max(newest, seq)
+                if last_event_id is None:
+                    last_event_id = oldest - 1  # a fresh stream starts at its first event
+                if newest > last_event_id:
+                    async for frame in replay():
+                        yield frame
+                    quiet_since = time.monotonic()
+                continue
             if item.seq in replayed:
                 replayed.discard(item.seq)
                 continue

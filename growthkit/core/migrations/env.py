@@ -7,7 +7,8 @@ from growthkit.core.schema import metadata
 # Several server processes may start together on one store: each migrates at start. On
 # PostgreSQL they take turns on a lock per schema (the first migrates, the others then find
 # the schema at head); SQLite's write lock does the same for a file.
-PG_MIGRATION_LOCK = "SELECT pg_advisory_xact_lock(hashtext('growthkit-migrate:' || current_schema()))"
+PG_MIGRATION_LOCK = ("SELECT pg_advisory_xact_lock("
+                     "hashtext('growthkit-migrate:' || current_schema()))")
 
 engine = context.config.attributes["engine"]
 with engine.connect() as connection:
