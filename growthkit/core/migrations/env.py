@@ -6,12 +6,13 @@ from growthkit.core.schema import metadata
 
 # Several server processes may start together on one store: each migrates at start. On
 # PostgreSQL they take turns on a lock per schema (the first migrates, the others then find
-# the schema at head); SQLite's write lock does the same for a file.
+# the schema at head). On SQLite a write transaction (BEGIN IMMEDIATE) waits for the file's
+# write lock from the start, so they queue on the busy timeout in the same way.
 PG_MIGRATION_LOCK = ("SELECT pg_advisory_xact_lock("
                      "hashtext('growthkit-migrate:' || current_schema()))")
 
 engine = context.config.attributes["engine"]
-with engine.connect() as connection:
+with engine.connect().execution_options(write=True) as connection:
     context.configure(connection=connection, target_metadata=metadata,
                       render_as_batch=connection.dialect.name == "sqlite")
     with context.begin_transaction():
