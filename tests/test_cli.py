@@ -99,6 +99,7 @@ def test_serve_demo_takes_a_curled_batch_and_stops_on_sigterm(database_url, tmp_
         key = next(line.split()[2] for line in banner.splitlines()
                    if line.startswith("public key:"))
         assert "curl -s" in banner and key in banner
+        assert "this process only (no Redis)" in banner  # several processes need Redis
         r = httpx.post(f"http://127.0.0.1:{port}/api/v1/track", headers={
             "Authorization": f"Bearer {key}"}, json={"fingerprint": "fp_demo", "events": [
                 {"eventName": "page_viewed"}]})
@@ -108,6 +109,17 @@ def test_serve_demo_takes_a_curled_batch_and_stops_on_sigterm(database_url, tmp_
         rest, _ = proc.communicate(timeout=30)
     # uvicorn shuts down gracefully, then re-raises SIGTERM so the exit status tells why.
     assert "Application shutdown complete" in rest and proc.returncode in (0, -signal.SIGTERM)
+
+
+def test_serve_refuses_several_workers_without_redis(tmp_path):
+    # Without Redis each process would keep its own rate budgets and live feed.
+    env = {k: v for k, v in os.environ.items() if k != "GROWTHKIT_REDIS_URL"}
+    done = subprocess.run([sys.executable, "-m", "growthkit", "serve", "--workers", "2",
+                           "--database-url", str(tmp_path / "w.db"), "--port",
+                           str(free_port())], env=env, capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 2
+    assert "--workers 2 needs --redis-url" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_unsupported_database_url_is_a_clear_error():

@@ -8,6 +8,7 @@ import time
 
 import httpx
 import pytest
+from harness import REDIS_URL
 from serve_process import ServeProcess, cli, new_app
 
 from growthkit.server.settings import MAX_APP_CACHE_SECONDS
@@ -22,7 +23,11 @@ def running(database_url, redis_url):
     # The poller sends one fingerprint ~50 times a second: lift its budget, so only the
     # rotation can refuse it.
     app = new_app(database_url, "Rotating", rateLimitPerMinute=100_000)
-    server = ServeProcess(database_url, redis_url, workers=2).start()
+    # Several workers share their live feed and budgets through Redis (serve refuses
+    # --workers without it); the rotation itself needs no message between them.
+    if not (redis_url or REDIS_URL):
+        pytest.skip("GROWTHKIT_TEST_REDIS_URL not set: --workers 2 needs Redis")
+    server = ServeProcess(database_url, redis_url or REDIS_URL, workers=2).start()
     yield app, server
     server.stop()
 

@@ -116,7 +116,7 @@ def _show_keys(new: core_apps.NewApp, as_json: bool) -> None:
               help="Share rate limits and the live feed between processes. "
                    "Env: GROWTHKIT_REDIS_URL.")
 @click.option("--workers", default=1, type=int, show_default=True,
-              help="Server processes (use Redis when more than one).")
+              help="Server processes (more than one needs --redis-url).")
 @click.option("--demo", is_flag=True,
               help="Ensure an app named 'Demo', print its keys and a curl example.")
 def serve(host, port, database_url, redis_url, workers, demo):
@@ -126,6 +126,14 @@ def serve(host, port, database_url, redis_url, workers, demo):
     os.environ["GROWTHKIT_DATABASE_URL"] = database_url or Settings().database_url
     if redis_url:
         os.environ["GROWTHKIT_REDIS_URL"] = redis_url
+    elif workers > 1:
+        _fail(f"--workers {workers} needs --redis-url (or GROWTHKIT_REDIS_URL): without Redis "
+              "each process keeps its own rate budgets and streams only the events it stored "
+              "itself (docs/scaling.md)")
+    else:
+        click.echo("live feed and rate limits: this process only (no Redis); every other "
+                   "server process on this store needs --redis-url too (docs/scaling.md)",
+                   err=True)
     engine = _engine(database_url)
     if demo:
         _demo_banner(engine, host, port)
