@@ -2,8 +2,10 @@
 
 Consoles poll the same stats every few seconds; within `ttl` identical requests of one app
 share one computation (concurrent ones wait for the first instead of querying again).
-Entries expire by time only: an answer is at most `ttl` seconds old, and says its own
-from/to. Each server process has its own cache.
+Entries expire by time only, counted from when the computation began (before the store
+was read): an answer is at most `ttl` seconds old however long it took, and says its own
+from/to. Each server process has its own cache, so a write through another process shows
+here within `ttl` too.
 """
 
 from __future__ import annotations
@@ -40,8 +42,11 @@ class QueryCache:
             return None
         return hit[1]
 
-    def put(self, key: tuple, body: bytes) -> None:
-        self._entries[key] = (time.monotonic() + self.ttl, body)
+    def put(self, key: tuple, body: bytes, started: float) -> None:
+        """Keep `body`, computed from a read that began at `started` (monotonic)."""
+        if started + self.ttl <= time.monotonic():
+            return  # already as old as the TTL allows
+        self._entries[key] = (started + self.ttl, body)
         self._entries.move_to_end(key)
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
@@ -58,6 +63,7 @@ class QueryCache:
             return await asyncio.shield(pending), True
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self._inflight[key] = future
+        started = time.monotonic()
         try:
             body = await run_in_threadpool(_dump, compute)
         except asyncio.CancelledError:
@@ -70,7 +76,7 @@ class QueryCache:
         finally:
             self._inflight.pop(key, None)
         future.set_result(body)
-        self.put(key, body)
+        self.put(key, body, started)
         return body, False
 
 
