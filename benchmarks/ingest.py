@@ -197,6 +197,9 @@ def main() -> None:
     if not shutil.which("wrk"):
         sys.exit("wrk is needed for the load: apt-get install wrk")
     counts = [int(n) for n in args.workers.split(",")]
+    if max(counts) > 1 and not args.redis_url:
+        sys.exit("several server processes need --redis-url (growthkit serve refuses them "
+                 "without Redis: docs/scaling.md)")
 
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
