@@ -169,7 +169,9 @@ def run_wrk(port: int, key: str, seconds: int, connections: int, delay_ms: float
     out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency",
                           "-s", str(HERE / "track.lua"), f"http://127.0.0.1:{port}"],
                          env=env, capture_output=True, text=True, check=True).stdout
-    latency = dict(re.findall(r"^\s+(50|75|90|99)%\s+([\d.]+\w+)$", out, re.M))
+    latency = dict(re.findall(r"^\s+(50|75|90|99)%\s+([\d.]+\w+)\s*$", out, re.M))
+    if len(latency) < 4:
+        print(f"wrk printed no full latency distribution:\n{out}", file=sys.stderr)
     requests = int(re.search(r"(\d+) requests in", out).group(1))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {"requests": requests, "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1]),
