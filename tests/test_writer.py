@@ -3,6 +3,7 @@ itself, and a real `growthkit serve` drains and exits on SIGTERM."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
@@ -16,7 +17,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 from harness import Server, backend_param, free_port, make_settings
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, make_url
 from test_cli import cli
 
 from growthkit.server.app import create_app
@@ -145,3 +146,32 @@ def test_sigterm_under_load_drains_and_exits_after_a_poison_request(database_url
         stored = {r[0] for r in conn.exec_driver_sql("SELECT id FROM activities")}
     engine.dispose()
     assert ok <= stored  # every 2xx was durable
+
+
+@pytest.mark.parametrize("backend", [backend_param("sqlite", "memory")], indirect=True)
+def test_sqlite_writers_take_turns_through_the_lock_file(database_url):
+    """Server processes on one SQLite file commit one at a time through `<file>.writer-lock`
+    (a kernel lock: the next one wakes as the holder commits). While another process holds
+    the turn, a request waits (no 2xx before its commit); then its events are committed."""
+    settings = make_settings(database_url, None, write_stall_seconds=1)
+    app = create_app(settings)
+    with TestClient(app) as client:
+        server = Server(client=client, engine=app.state.growthkit.engine)
+        writer = app.state.growthkit.writer
+        keys = server.create_app()
+        assert server.track(keys.public, batch("before")).status_code == 200
+        with open(f"{make_url(database_url).database}.writer-lock", "a+b") as turn:
+            fcntl.flock(turn, fcntl.LOCK_EX)  # another process's turn
+            try:
+                with ThreadPoolExecutor(1) as pool:
+                    waiting = pool.submit(server.track, keys.public, batch("waiting"))
+                    wait_until(lambda: not writer.healthy)
+                    assert client.get("/health").json()["status"] == "degraded"
+                    assert waiting.result(timeout=30).status_code == 503
+            finally:
+                fcntl.flock(turn, fcntl.LOCK_UN)
+        wait_until(lambda: writer.healthy)
+        retry = server.track(keys.public, batch("waiting"))
+        assert retry.json() == {"accepted": 0, "duplicates": 1, "rejected": []}
+        ids = sorted(r.id for r in server.rows("SELECT id FROM activities"))
+        assert ids == ["before", "waiting"]
