@@ -189,7 +189,8 @@ def _ms(value: str | None) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", help="default: a SQLite file in a temp dir")
-    parser.add_argument("--redis-url", help="share rate limits between workers")
+    parser.add_argument("--redis-url", help="share rate limits and the live feed between "
+                        "processes (used for more than one)")
     parser.add_argument("--duration", type=int, default=15, help="seconds of each load run")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--workers", default="1",
@@ -266,7 +267,8 @@ def measure(store: Store, args: argparse.Namespace, workers: int) -> dict:
     raw_rate = raw_insert_rate(store, raw_app.app.id)
     port = free_port()
     key, seconds, connections = app.app.public_key, args.duration, args.connections
-    server = start_server(store, port, workers, args.redis_url)
+    # Redis only where it is needed: several processes share rate limits and the live feed.
+    server = start_server(store, port, workers, args.redis_url if workers > 1 else None)
     try:
         print("warming up …", file=sys.stderr)
         run_wrk(port, key, 3, connections)
