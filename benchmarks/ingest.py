@@ -120,24 +120,27 @@ def raw_insert_rate(store: Store, app_id: str, rows: int = 200_000) -> float:
 
 
 def start_server(store: Store, port: int, workers: int, redis_url: str | None):
-    env = {**os.environ, "GROWTHKIT_DATABASE_URL": store.url, "GROWTHKIT_LOG_LEVEL": "warning"}
+    env = {**os.environ, "GROWTHKIT_DATABASE_URL": store.url,
+           "GROWTHKIT_LOG_LEVEL": os.environ.get("GROWTHKIT_LOG_LEVEL", "warning")}
     if redis_url:
         env["GROWTHKIT_REDIS_URL"] = redis_url
+    # The server's log goes to a file: a pipe nobody reads would stop the server once full.
+    log = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the server)
     proc = subprocess.Popen([sys.executable, "-m", "growthkit", "serve", "--port", str(port),
                              "--workers", str(workers)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 30
+                            stdout=subprocess.DEVNULL, stderr=log)
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                 return proc
         except OSError:
             if proc.poll() is not None:
-                raise RuntimeError("server exited: "
-                                   + proc.stderr.read().decode()[-2000:]) from None
+                log.seek(0)
+                raise RuntimeError("server exited: " + log.read().decode()[-2000:]) from None
             time.sleep(0.1)
     proc.kill()
-    raise RuntimeError("server did not start within 30 s")
+    raise RuntimeError("server did not start within 120 s")
 
 
 def cpu_seconds(root: int) -> float:
