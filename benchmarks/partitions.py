@@ -2,11 +2,12 @@
 
 On a store seeded by benchmarks/seed.py (it changes the store: run it after queries.py):
 
-    unpartition  converts activities back to one table (the migration's downgrade), timed:
-               the store as it was before, for a "before" run of queries.py.
-    convert    converts it to partitions as `growthkit serve` does (migrate), timed; the
-               baseline, measured in the same run, is a plain copy of the table (CREATE
-               TABLE ... AS SELECT, no indexes).
+    unpartition  converts activities back to one table (the conversion migration's
+               downgrade alone; later migrations' tables stay), timed: the layout before,
+               for a "before" run of queries.py with the same code.
+    convert    converts it to partitions (the migration's upgrade), timed; the baseline,
+               measured in the same run, is a plain copy of the table (CREATE TABLE ... AS
+               SELECT, no indexes).
     retention  runs retention as if `now` were so late that the oldest week is wholly
                expired and --edge-days days of the next are too: the whole week goes with
                its partition, the edge days row by row (the baseline, in the same run);
@@ -19,17 +20,18 @@ On a store seeded by benchmarks/seed.py (it changes the store: run it after quer
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import time
 
-from alembic import command
-from alembic.script import ScriptDirectory
+from alembic.operations import Operations
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
 from growthkit.core import partitions
 from growthkit.core.retention import run_retention
-from growthkit.core.store import alembic_config, migrate, open_engine
+from growthkit.core.store import MIGRATIONS, open_engine
 from growthkit.core.timezones import DAY_MS
 
 
@@ -38,33 +40,44 @@ def _count(engine) -> int:  # noqa: ANN001
         return conn.execute(text("SELECT count(*) FROM activities")).scalar()
 
 
-def _conversion(cfg):  # noqa: ANN001, ANN202
-    return next(r for r in ScriptDirectory.from_config(cfg).walk_revisions()
-                if r.path.endswith("_partitioned_activities.py"))
+def _conversion():  # noqa: ANN202
+    """The conversion migration's module (found by file name: migrations get renumbered)."""
+    path = next(MIGRATIONS.glob("versions/*_partitioned_activities.py"))
+    spec = importlib.util.spec_from_file_location("partitioned_activities", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _run_migration_step(url: str, step: str) -> float:
+    """The conversion's upgrade or downgrade alone, in one transaction; the store's
+    revision stays where it is, so later migrations' tables stay (and the current code
+    runs on both layouts)."""
+    engine = open_engine(url)
+    started = time.perf_counter()
+    with engine.begin() as conn, Operations.context(MigrationContext.configure(conn)):
+        getattr(_conversion(), step)()
+    return time.perf_counter() - started
 
 
 def unpartition(url: str) -> dict:
-    """Back to one table (the migration's downgrade): the store as it was before it."""
-    engine = open_engine(url)
-    cfg = alembic_config(engine)
-    started = time.perf_counter()
-    command.downgrade(cfg, _conversion(cfg).down_revision)
-    return {"events": _count(engine), "back_to_one_table_s": round(time.perf_counter() - started,
-                                                                     1)}
+    """Back to one table (the migration's downgrade): the layout before it."""
+    seconds = _run_migration_step(url, "downgrade")
+    return {"events": _count(open_engine(url)), "back_to_one_table_s": round(seconds, 1)}
 
 
 def convert(url: str) -> dict:
-    """The conversion as `growthkit serve` runs it (migrate), beside a plain table copy."""
+    """The conversion (the migration's upgrade), beside a plain copy of the table."""
     engine = open_engine(url)
     events = _count(engine)
+    with engine.connect() as conn:
+        assert not partitions.is_partitioned(conn), "run `unpartition` first"
     started = time.perf_counter()
     with engine.begin() as conn:
         conn.execute(text("CREATE TABLE bench_copy AS SELECT * FROM activities"))
         conn.execute(text("DROP TABLE bench_copy"))
     copy_s = time.perf_counter() - started
-    started = time.perf_counter()
-    migrate(engine)
-    convert_s = time.perf_counter() - started
+    convert_s = _run_migration_step(url, "upgrade")
     with engine.connect() as conn:
         assert partitions.is_partitioned(conn)
     assert _count(engine) == events
