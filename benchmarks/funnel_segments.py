@@ -27,6 +27,7 @@ from growthkit.core import segments
 from growthkit.core.clock import now_ms
 from growthkit.core.filters import PropertyCondition
 from growthkit.core.funnel import FunnelPlan, FunnelStep, run_funnel, step_rows
+from growthkit.core.partitions import ensure_partitions
 from growthkit.core.schema import activities
 from growthkit.core.store import migrate, open_engine, write_connection
 
@@ -44,6 +45,7 @@ def fill(engine, n: int, now: int) -> None:
     started = time.perf_counter()
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
+            ensure_partitions(conn, now, since=now - 40 * DAY)  # weeks, not the default
             conn.execute(text(f"""
                 INSERT INTO activities ({COLUMNS})
                 SELECT 'e' || g, :app, 'fp' || (g % :leads),
