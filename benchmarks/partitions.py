@@ -2,6 +2,7 @@
 
 On a store seeded by benchmarks/seed.py (it changes the store: run it after queries.py):
 
+    queries    times a few raw queries of the dashboard's shapes on the current layout.
     unpartition  converts activities back to one table (the conversion migration's
                downgrade alone; later migrations' tables stay), timed: the layout before,
                for a "before" run of queries.py with the same code.
@@ -116,14 +117,64 @@ def retention(url: str, edge_days: int) -> dict:
             "week": partitions.partition_name(oldest.lo)}
 
 
+def queries(url: str, repeat: int = 5) -> dict:
+    """A few raw queries of the dashboard's shapes (median of `repeat` ms), the same SQL on
+    either layout: run before `convert` (one table) and after it (partitions)."""
+    engine = open_engine(url)
+    with engine.connect() as conn:
+        app, top, fp = conn.execute(text(
+            "SELECT app_id, max(timestamp), (SELECT fingerprint_id FROM activities "
+            "GROUP BY 1 ORDER BY count(*) DESC LIMIT 1) FROM activities GROUP BY 1")).one()
+    day = DAY_MS
+    shapes = {
+        "count(*) of the app's events": ("SELECT count(*) FROM activities WHERE app_id = :a",
+                                         {}),
+        "events of the last 24 h": ("SELECT count(*) FROM activities WHERE app_id = :a "
+                                    "AND timestamp >= :t - :d AND timestamp < :t", {"d": day}),
+        "events by name, last 7 days": (
+            "SELECT event_name, count(*) FROM activities WHERE app_id = :a AND timestamp >= "
+            ":t - :d AND timestamp < :t GROUP BY 1", {"d": 7 * day}),
+        "distinct users, last 7 days": (
+            "SELECT count(DISTINCT fingerprint_id) FROM activities WHERE app_id = :a AND "
+            "timestamp >= :t - :d AND timestamp < :t", {"d": 7 * day}),
+        "signups' users, last 30 days": (
+            "SELECT count(DISTINCT fingerprint_id) FROM activities WHERE app_id = :a AND "
+            "event_name = 'signup_completed' AND timestamp >= :t - :d AND timestamp < :t",
+            {"d": 30 * day}),
+        "heaviest lead's newest 100": (
+            "SELECT * FROM activities WHERE app_id = :a AND fingerprint_id = :fp "
+            "ORDER BY timestamp DESC, seq DESC LIMIT 100", {}),
+        "feed: newest 100 of the last hour": (
+            "SELECT * FROM activities WHERE app_id = :a AND timestamp >= :t - :d "
+            "ORDER BY timestamp DESC LIMIT 100", {"d": 3_600_000}),
+        "next 1000 by seq (sync cursor)": (
+            "SELECT * FROM activities WHERE app_id = :a AND seq > :s ORDER BY seq LIMIT 1000",
+            {"s": 1_000_000}),
+        "max(seq) (rollup watermark)": ("SELECT max(seq) FROM activities", {}),
+    }
+    out = {}
+    with engine.connect() as conn:
+        for name, (sql, extra) in shapes.items():
+            params = {"a": app, "t": int(top) + 1, "fp": fp, **extra}
+            times = []
+            for _ in range(repeat):
+                started = time.perf_counter()
+                conn.execute(text(sql), params).all()
+                times.append((time.perf_counter() - started) * 1000)
+            out[name] = round(sorted(times)[len(times) // 2], 1)
+        out["layout"] = "partitions" if partitions.is_partitioned(conn) else "one table"
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("what", choices=["unpartition", "convert", "retention"])
+    ap.add_argument("what", choices=["queries", "unpartition", "convert", "retention"])
     ap.add_argument("database_url")
     ap.add_argument("--edge-days", type=int, default=3)
     args = ap.parse_args()
     out = retention(args.database_url, args.edge_days) if args.what == "retention" else \
-        {"unpartition": unpartition, "convert": convert}[args.what](args.database_url)
+        {"unpartition": unpartition, "convert": convert, "queries": queries}[args.what](
+            args.database_url)
     out["load_average"] = [round(x, 1) for x in os.getloadavg()]
     print(json.dumps(out, indent=2))
 
