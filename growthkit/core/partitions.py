@@ -46,10 +46,6 @@ class Partition:
     lo: int  # first timestamp (ms) it holds
     hi: int  # first timestamp it no longer holds
 
-    @property
-    def days(self) -> range:
-        return range(self.lo, self.hi, DAY_MS)
-
 
 def week_start(ms: int) -> int:
     """The Monday 00:00 UTC at or before `ms`."""
