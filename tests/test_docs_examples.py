@@ -154,9 +154,11 @@ def test_doc_examples_answer_as_documented(doc, database_url, redis_url, tmp_pat
     if missing:  # .ci/run installs them; a developer machine without them skips, saying so
         (pytest.fail if os.environ.get("CI") else pytest.skip)(
             f"the docs' shell examples need {', '.join(missing)}")
-    # The stream's heartbeat at 1 s ends a `curl … | sed '/^: live/q'` soon after sed quits.
+    # The stream's heartbeat at 1 s ends a `curl … | sed '/^: live/q'` soon after sed quits;
+    # a long write timeout keeps a loaded test machine from turning an answer into a 503.
     settings = make_settings(database_url, redis_url, query_cache_seconds=5,
-                             stream_heartbeat_seconds=1)
+                             stream_heartbeat_seconds=1, write_timeout_ms=60_000,
+                             write_stall_seconds=60)
     srv, thread, base = start_live_server(settings)
     try:
         runner = Runner(doc, base, database_url, tmp_path)
