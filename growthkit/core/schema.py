@@ -161,13 +161,15 @@ Index("ix_lead_event_days_app_fp", *(lead_event_days.c[name] for name in (
     "app_id", "fingerprint_id", "event_name", "day", "first_ts", "last_ts", "events")))
 
 # Who was active on which UTC day (growthkit/core/presence.py): per kind ('u' lead
-# fingerprint, 's' session), key, and event name ('*': any event), one row per day...
+# fingerprint, 's' session), key, and event name ('*': any event), one row per day. The
+# key leads the primary key: every read is by key, and PostgreSQL would otherwise scan
+# the whole (app, kind) range and filter keys when its statistics are not there yet...
 presence_days = Table(
     "presence_days",
     metadata,
+    Column("key", String(128), primary_key=True),
     Column("app_id", String(40), primary_key=True),
     Column("kind", String(1), primary_key=True),
-    Column("key", String(128), primary_key=True),
     Column("event_name", String(200), primary_key=True),
     Column("day", BigInteger, primary_key=True),
     sqlite_with_rowid=False,
@@ -193,8 +195,8 @@ presence_steps = Table(
 presence_quarters = Table(
     "presence_quarters",
     metadata,
-    Column("app_id", String(40), primary_key=True),
     Column("key", String(128), primary_key=True),
+    Column("app_id", String(40), primary_key=True),
     Column("bucket", BigInteger, primary_key=True),
     sqlite_with_rowid=False,
 )

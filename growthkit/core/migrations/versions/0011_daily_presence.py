@@ -26,9 +26,9 @@ SHIFTS = (0, QUARTER_MS, 2 * QUARTER_MS, 3 * QUARTER_MS)
 def upgrade() -> None:
     op.create_table(
         "presence_days",
+        sa.Column("key", sa.String(128), primary_key=True),
         sa.Column("app_id", sa.String(40), primary_key=True),
         sa.Column("kind", sa.String(1), primary_key=True),
-        sa.Column("key", sa.String(128), primary_key=True),
         sa.Column("event_name", sa.String(200), primary_key=True),
         sa.Column("day", sa.BigInteger, primary_key=True),
         sqlite_with_rowid=False,
@@ -45,8 +45,8 @@ def upgrade() -> None:
     )
     op.create_table(
         "presence_quarters",
-        sa.Column("app_id", sa.String(40), primary_key=True),
         sa.Column("key", sa.String(128), primary_key=True),
+        sa.Column("app_id", sa.String(40), primary_key=True),
         sa.Column("bucket", sa.BigInteger, primary_key=True),
         sqlite_with_rowid=False,
     )
