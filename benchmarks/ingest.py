@@ -24,6 +24,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -128,7 +129,7 @@ def start_server(store: Store, port: int, workers: int, redis_url: str | None):
     log = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the server)
     proc = subprocess.Popen([sys.executable, "-m", "growthkit", "serve", "--port", str(port),
                              "--workers", str(workers)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=log)
+                            stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
@@ -139,7 +140,7 @@ def start_server(store: Store, port: int, workers: int, redis_url: str | None):
                 log.seek(0)
                 raise RuntimeError("server exited: " + log.read().decode()[-2000:]) from None
             time.sleep(0.1)
-    proc.kill()
+    os.killpg(proc.pid, signal.SIGKILL)  # the group: --workers children die with it
     raise RuntimeError("server did not start within 120 s")
 
 
@@ -288,7 +289,10 @@ def measure(store: Store, args: argparse.Namespace, workers: int) -> dict:
             port, key, seconds, connections, events=1, beacon=True))
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
     return {"store": store.kind, "workers": workers, "raw_rows_per_s": raw_rate,
             "events_per_s": events_per_s, "ratio": events_per_s / raw_rate, "full": full,
             "half": half, "beacon": beacon, "beacons_per_s": beacons_per_s,
