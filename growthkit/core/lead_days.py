@@ -1,20 +1,22 @@
 """Lead days: per app, event name, UTC day and lead, how many events and the first and last
-time, kept from the rollup watermark (refresh_rollups), never at ingest.
+time; and per lead and session the last event's time. Kept from the rollup watermark
+(refresh_rollups), never at ingest.
 
 Funnels and "did X" segment rules ask which leads did an event in a range: over whole days
 that is a scan of these rows (one per lead and day, not one per event), plus raw rows for
 the partial days at the range's edges and for events above the watermark (`event_rows`),
-so the answers stay exact with late and out-of-order events. Retention deletes a day's rows
-with the day's events (`forget_day`).
+so the answers stay exact with late and out-of-order events. A lead's details count its
+events by name and its sessions from here too (`lead_event_counts`, `lead_session_count`).
+Retention deletes a day's rows with the day's events (`forget_day`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, Select, func, literal, select, union_all
+from sqlalchemy import Connection, Select, func, literal, select, union, union_all
 
-from growthkit.core.schema import activities, lead_event_days
+from growthkit.core.schema import activities, lead_event_days, lead_sessions
 from growthkit.core.store import insert
 from growthkit.core.timezones import DAY_MS
 
@@ -46,13 +48,58 @@ def add_days(conn: Connection, *where) -> None:  # noqa: ANN002
               "last_ts": greatest(t.last_ts, stmt.excluded.last_ts)})
     for i in range(0, len(rows), 1000):
         conn.execute(stmt, rows[i:i + 1000])
+    sessions = [dict(r._mapping) for r in conn.execute(
+        select(c.app_id, c.fingerprint_id, c.session_id, func.max(c.timestamp).label("last_ts"))
+        .where(*where).group_by(c.app_id, c.fingerprint_id, c.session_id))]
+    s = lead_sessions.c
+    stmt = insert(conn, lead_sessions)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[s.app_id, s.fingerprint_id, s.session_id],
+        set_={"last_ts": greatest(s.last_ts, stmt.excluded.last_ts)})
+    for i in range(0, len(sessions), 1000):
+        conn.execute(stmt, sessions[i:i + 1000])
 
 
 def forget_day(conn: Connection, app_id: str, day: int) -> None:
-    """Retention deleted the UTC day's events: its lead days go too."""
-    t = lead_event_days.c
+    """Retention deleted the UTC day's events (and every earlier day's): its lead days go,
+    and the sessions that had no later event."""
+    t, s = lead_event_days.c, lead_sessions.c
     conn.execute(lead_event_days.delete().where(t.app_id == app_id, t.day >= day,
                                                 t.day < day + DAY_MS))
+    conn.execute(lead_sessions.delete().where(s.app_id == app_id, s.last_ts < day + DAY_MS))
+
+
+def _lead_tail(conn: Connection, app_id: str, fingerprint: str, columns: list) -> Select:
+    """`columns` of one lead's activities not yet rolled up."""
+    from growthkit.core.rollups import max_seq, watermark  # rollups imports this module
+
+    a = activities.c
+    w = watermark(conn)
+    if max_seq(conn) - w <= TAIL_BY_SEQ_ROWS:
+        # By seq: the lead's index would visit every event of a busy lead to check its seq.
+        return select(*columns).where(a.seq > w, a.app_id.concat("") == app_id,
+                                      a.fingerprint_id.concat("") == fingerprint)
+    return select(*columns).where(a.app_id == app_id, a.fingerprint_id == fingerprint,
+                                  a.seq > w)
+
+
+def lead_event_counts(conn: Connection, app_id: str, fingerprint: str) -> dict[str, int]:
+    """{event name: stored events} of one lead over its whole stored history."""
+    t, a = lead_event_days.c, activities.c
+    rows = union_all(
+        select(t.event_name, t.events.label("n")).where(t.app_id == app_id,
+                                                        t.fingerprint_id == fingerprint),
+        _lead_tail(conn, app_id, fingerprint, [a.event_name, literal(1).label("n")])).subquery()
+    return {name: int(n) for name, n in conn.execute(
+        select(rows.c.event_name, func.sum(rows.c.n)).group_by(rows.c.event_name))}
+
+
+def lead_session_count(conn: Connection, app_id: str, fingerprint: str) -> int:
+    """How many distinct sessions one lead's stored events have."""
+    s, a = lead_sessions.c, activities.c
+    ids = union(select(s.session_id).where(s.app_id == app_id, s.fingerprint_id == fingerprint),
+                _lead_tail(conn, app_id, fingerprint, [a.session_id])).subquery()
+    return int(conn.execute(select(func.count()).select_from(ids)).scalar_one())
 
 
 def _raw_columns() -> list:

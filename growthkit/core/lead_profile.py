@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection
 
 from growthkit.core.apps import App
 from growthkit.core.credits import balance
 from growthkit.core.filters import ActivityFilter
-from growthkit.core.frequency import top_events
+from growthkit.core.frequency import rank
 from growthkit.core.heatmap import heatmap
+from growthkit.core.lead_days import lead_event_counts, lead_session_count
 from growthkit.core.leads import Lead, get_lead
 from growthkit.core.params import resolve_zone
 from growthkit.core.results import Result, result
-from growthkit.core.schema import activities
 
 TOP_EVENTS = 10
 
@@ -56,10 +56,8 @@ def lead_details(conn: Connection, app: App, query: LeadQuery) -> LeadDetails:
     hour of day and day of week) and its credit balance; NotFound for an unknown lead."""
     tz = resolve_zone(query.tz, app.setting("timeZone"))
     row = get_lead(conn, app.id, query.fingerprint)
-    a = activities.c
-    sessions = conn.execute(select(func.count(a.session_id.distinct()))
-                            .where(a.app_id == app.id,
-                                   a.fingerprint_id == query.fingerprint)).scalar()
+    # Sessions and counts by name from lead days (growthkit.core.lead_days), not its events.
+    sessions = lead_session_count(conn, app.id, query.fingerprint)
     flt = ActivityFilter(app.id, fingerprint=query.fingerprint)
     grid = heatmap(conn, flt, tz, metric="events")
     lead = Lead.from_row(row)
@@ -67,7 +65,8 @@ def lead_details(conn: Connection, app: App, query: LeadQuery) -> LeadDetails:
         **vars(lead),
         sessions=int(sessions or 0),
         top_events=[EventCount(e["eventName"], e["count"])
-                    for e in top_events(conn, flt, limit=TOP_EVENTS)],
+                    for e in rank(lead_event_counts(conn, app.id, query.fingerprint),
+                                  TOP_EVENTS)],
         frequency=ActivityFrequency(tz.key, [sum(day[h] for day in grid) for h in range(24)],
                                     [sum(day) for day in grid]),
         credit_balance=balance(conn, app.id, query.fingerprint))

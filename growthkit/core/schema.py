@@ -160,6 +160,18 @@ lead_event_days = Table(
 Index("ix_lead_event_days_app_fp", *(lead_event_days.c[name] for name in (
     "app_id", "fingerprint_id", "event_name", "day", "first_ts", "last_ts", "events")))
 
+# Per app, lead and session: the time of its last event (core/lead_days.py): a lead's
+# session count without reading its events. Retention drops sessions whose events all went.
+lead_sessions = Table(
+    "lead_sessions",
+    metadata,
+    Column("app_id", String(40), primary_key=True),
+    Column("fingerprint_id", String(128), primary_key=True),
+    Column("session_id", String(128), primary_key=True),
+    Column("last_ts", BigInteger, nullable=False),
+    sqlite_with_rowid=False,
+)
+
 # Who was active on which UTC day (growthkit/core/presence.py): per kind ('u' lead
 # fingerprint, 's' session), key, and event name ('*': any event), one row per day. The
 # key leads the primary key: every read is by key, and PostgreSQL would otherwise scan
