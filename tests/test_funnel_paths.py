@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from growthkit.core import funnel_paths
 from growthkit.core.clock import now_ms
 from growthkit.core.funnel import FunnelPlan, FunnelStep, lead_paths, raw_paths, run_funnel
 from growthkit.core.funnel import summarize as summarize_steps
@@ -20,6 +21,13 @@ from growthkit.core.timezones import DAY_MS
 
 H = 3_600_000
 NAMES = ("view", "signup", "buy", "other")
+
+
+@pytest.fixture(autouse=True)
+def summaries_for_every_range(monkeypatch):
+    """The fixtures' ranges are days long: let lead days serve them (the default sends
+    ranges under two weeks to raw rows, which are cheaper there)."""
+    monkeypatch.setattr(funnel_paths, "MIN_RANGE_MS", 0)
 
 
 def test_summary_path_is_lead_path_or_undecided():

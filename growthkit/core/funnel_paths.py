@@ -3,10 +3,12 @@ reading every step event of a long range.
 
 The matching rule is the funnel's (growthkit.core.funnel, `lead_path`); this module only
 finds the same paths with less reading:
-- the entered leads are those with a step-1 event in the range: counted over lead days
-  (growthkit.core.lead_days, one row per lead and day) in SQL;
+- the entered leads are those with a step-1 event in the range: counted from the daily
+  presence of that event (growthkit.core.distinct), or over lead days (growthkit.core.
+  lead_days, one row per lead and day) for ranges shorter than a UTC day;
 - a lead without a step-2 event in [start, end + window) stops at step 1, so only leads with
-  both are walked, over their per-day (first, last, count) summaries of each step;
+  one are walked (the walk also tells whether they entered), over their per-day (first,
+  last, count) summaries of each step;
 - a summary holds every event of a day with one or two events, and the first and last of
   busier days; when the walk would need an event between those two (or two events share a
   timestamp, where stored order decides), the lead is walked again on its raw rows.
@@ -20,8 +22,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, func, literal, select, union_all
+from sqlalchemy import Connection, func, select
 
+from growthkit.core.distinct import distinct_users_sessions
+from growthkit.core.filters import ActivityFilter
 from growthkit.core.lead_days import day_events, day_records, event_rows
 from growthkit.core.schema import activities
 from growthkit.core.timezones import DAY_MS
@@ -30,6 +34,9 @@ AMBIGUOUS = -1  # next_after: the summaries cannot tell (a tie: stored order dec
 EXPAND = -2  # next_after: the answer lies among a busy day's events the summary does not hold
 EXHAUSTED = -3  # next_after: no event left within reach
 ROUNDS = 4  # busy days read as raw events per lead before walking its raw rows instead
+# Shorter ranges walk raw rows: measured on the benchmark stores (docs/performance.md), a
+# 7-day funnel was cheaper on raw rows and a 30-day one on lead days, on both stores.
+MIN_RANGE_MS = 14 * DAY_MS
 
 
 class Expand(NamedTuple):
@@ -54,10 +61,11 @@ class Paths:
 
 
 def summarizable(q: Any) -> bool:
-    """Lead days know names and times only: no property conditions, one step per name."""
+    """Lead days know names and times only: no property conditions, one step per name;
+    and they pay off over long ranges only (MIN_RANGE_MS)."""
     names = [s.event_name for s in q.steps]
     return not q.conditions and not any(s.conditions for s in q.steps) and \
-        len(set(names)) == len(names)
+        len(set(names)) == len(names) and q.end - q.start >= MIN_RANGE_MS
 
 
 Record = tuple[int, int, int]  # (first_ts, last_ts, events) of one lead, name and UTC day
@@ -151,26 +159,26 @@ class SummaryWalk:
         e = event_rows(self.conn, self.app_id, self.names[:1], self.start, self.end).subquery()
         self._entered = select(e.c.fp).distinct()
 
-    def _leads(self) -> tuple[int, list[str]]:
-        """How many leads entered, and which of them have a step-2 event in reach: one
-        grouping of both steps' lead-day rows."""
-        conn, names = self.conn, self.names
-        e = event_rows(conn, self.app_id, names[:1], self.start, self.end).subquery()
-        c = event_rows(conn, self.app_id, names[1:2], self.start,
-                       self.end + self.window_ms).subquery()
-        both = union_all(select(e.c.fp, literal(1).label("e"), literal(0).label("c")),
-                         select(c.c.fp, literal(0), literal(1))).subquery()
-        f = (select(both.c.fp, func.max(both.c.e).label("e"), func.max(both.c.c).label("c"))
-             .group_by(both.c.fp).cte("per_lead").prefix_with("MATERIALIZED", dialect="sqlite"))
-        total = select(func.count()).where(f.c.e == 1).scalar_subquery()
-        rows = conn.execute(select(f.c.fp, total).where(f.c.e == 1, f.c.c == 1)).all()
-        if not rows:
-            return conn.execute(select(func.count()).where(f.c.e == 1)).scalar_one(), []
-        return int(rows[0][1]), [r[0] for r in rows]
+    def _entered_count(self) -> int:
+        """Leads with a step-1 event in the range: from the daily presence of the step's
+        event (growthkit.core.distinct) when the range holds a whole UTC day, else one
+        grouping of its lead-day rows."""
+        found = distinct_users_sessions(self.conn, ActivityFilter(
+            self.app_id, self.names[:1], self.start, self.end))
+        if found is not None:
+            return found[0]
+        return self.conn.execute(select(func.count()).select_from(self._entered.subquery())
+                                 ).scalar_one()
+
+    def _candidates(self) -> list[str]:
+        """Leads with a step-2 event in reach (entered or not: the walk tells)."""
+        later = event_rows(self.conn, self.app_id, self.names[1:2], self.start,
+                           self.end + self.window_ms).subquery()
+        return [r[0] for r in self.conn.execute(select(later.c.fp).distinct())]
 
     def paths(self) -> Paths:
         conn, names = self.conn, self.names
-        entered, candidates = self._leads()
+        entered, candidates = self._entered_count(), self._candidates()
         per_lead: dict[str, list[list[Record]]] = {fp: [[] for _ in names] for fp in candidates}
         step_of = {name: k for k, name in enumerate(names)}
         for fp, name, first, last, n in day_records(conn, self.app_id, names, candidates,
