@@ -170,3 +170,27 @@ def test_cli_writes_a_snapshot_with_progress(live_server, tmp_path):
                                     "-o", str(tmp_path / "no.db")])
     assert bad.exit_code == 1 and "secret key" in bad.stderr
     assert not (tmp_path / "no.db").exists()
+
+
+def test_files_created_at_once_in_one_process_all_reach_the_schema(tmp_path):
+    """The console creates its cache and a snapshot from worker threads, possibly together:
+    each new file must end at the latest schema (Alembic's context is process-global)."""
+    from growthkit.core.store import current_revision, migrate, open_engine
+
+    engines = [open_engine(f"sqlite:///{tmp_path / f's{i}.gksnap'}") for i in range(4)]
+    errors: list[BaseException] = []
+
+    def run(engine) -> None:  # noqa: ANN001
+        try:
+            migrate(engine)
+        except Exception as exc:  # noqa: BLE001 (reported below)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(e,)) for e in engines]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    revisions = {current_revision(e) for e in engines}
+    assert len(revisions) == 1 and None not in revisions

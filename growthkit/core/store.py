@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import orjson
@@ -12,6 +13,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+# Alembic keeps the running migration's context in module globals: two threads migrating at
+# once (the console's cache and a snapshot, say) would run each other's migrations.
+_MIGRATING = threading.Lock()
 
 
 def _dumps(value) -> str:  # noqa: ANN001
@@ -117,7 +121,8 @@ def migrate(engine: Engine) -> None:
     from growthkit.core.partitions import ensure_partitions
 
     before = current_revision(engine)
-    command.upgrade(alembic_config(engine), "head")
+    with _MIGRATING:
+        command.upgrade(alembic_config(engine), "head")
     if engine.dialect.name == "postgresql":  # this week's and the next weeks' partitions
         with engine.begin() as conn:
             ensure_partitions(conn, now_ms())
