@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, select
+from sqlalchemy import Connection, Engine, Select, func, select
 
 from growthkit.core import cursors
 from growthkit.core.activities import COLUMNS, ActivityPage, StoredActivity, stored_activity
@@ -93,3 +93,13 @@ def replay_after(conn: Connection, flt: ActivityFilter, seq: int,
     stmt = (select(*COLUMNS).where(flt.where(), activities.c.seq > seq)
             .order_by(activities.c.seq.asc()).limit(limit))
     return conn.execute(stmt).all()
+
+
+def live_start(conn: Connection, app_id: str) -> int:
+    """The seq a stream opened now reads on after: every event of the app committed after
+    this call has a larger one (an app's events commit in seq order, core/ingest.py)."""
+    if conn.dialect.name == "postgresql":
+        from growthkit.core.ingest import lock_app_writes
+
+        lock_app_writes(conn, app_id)  # waits out the app's write in flight, if any
+    return conn.execute(select(func.coalesce(func.max(activities.c.seq), 0))).scalar_one()

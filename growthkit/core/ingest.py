@@ -185,12 +185,17 @@ def _json_texts(values: list) -> list[str | None]:
 PG_APP_WRITE_LOCK = "SELECT pg_advisory_xact_lock(7401, hashtext(%(app_id)s))"
 
 
+def lock_app_writes(conn: Connection, app_id: str) -> None:
+    """PostgreSQL: hold the app's write lock until the end of the transaction."""
+    conn.exec_driver_sql(PG_APP_WRITE_LOCK, {"app_id": app_id})
+
+
 def _insert_activities(conn: Connection, rows: list[tuple[str, Event]]) -> dict:
     """Insert new events, skipping ids already stored; {(app, event id): seq} of inserted."""
     inserted: dict[tuple[str, str], int] = {}
     if conn.dialect.name == "postgresql":
         for app_id in sorted({a for a, _ in rows}):  # one order everywhere: no deadlock
-            conn.exec_driver_sql(PG_APP_WRITE_LOCK, {"app_id": app_id})
+            lock_app_writes(conn, app_id)
         for i in range(0, len(rows), 5000):
             chunk = rows[i:i + 5000]
             params = {

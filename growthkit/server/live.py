@@ -249,6 +249,10 @@ async def activity_frames(engine: Engine, broadcaster: Broadcaster, flt: Activit
         with engine.connect() as conn:
             return feed.replay_after(conn, flt, after, REPLAY_PAGE)
 
+    def start() -> int:
+        with engine.connect() as conn:
+            return feed.live_start(conn, flt.app_id)
+
     replayed: set[int] = set()  # recent replayed seqs that may still arrive live
 
     async def replay() -> AsyncIterator[bytes]:
@@ -274,6 +278,8 @@ async def activity_frames(engine: Engine, broadcaster: Broadcaster, flt: Activit
         if last_event_id is not None:
             async for frame in replay():
                 yield frame
+        elif broadcaster.shared:  # subscribed first: nothing committed after this is missed
+            last_event_id = await run_in_threadpool(start)
         yield b": live\n\n"
         quiet_since = checked = time.monotonic()
         while True:
@@ -298,12 +304,9 @@ async def activity_frames(engine: Engine, broadcaster: Broadcaster, flt: Activit
                 # Messages of several processes reach us in publish order, not seq order:
                 # they only say "stored up to here"; the store has them in seq order (an
                 # app's events commit in seq order, core/ingest.py), so read from there.
-                oldest = newest = item.seq
+                newest = item.seq
                 while not sub.queue.empty():
-                    seq = sub.queue.get_nowait().seq
-                    oldest, newest = min(oldest, seq), max(newest, seq)
-                if last_event_id is None:
-                    last_event_id = oldest - 1  # a fresh stream starts at its first event
+                    newest = max(newest, sub.queue.get_nowait().seq)
                 if newest > last_event_id:
                     async for frame in replay():
                         yield frame
