@@ -122,7 +122,7 @@ def main() -> None:
     for seg in ("new", "active", "power", "dormant"):
         timed(engine, f"segment {seg}: first page of 50 members",
               lambda c, seg=seg: len(segments.members(
-                  c, app, segments.builtin_clause(app, seg, now), now, None, 50)[0]))
+                  c, app, segments.builtin_clause(c, app, seg, now), now, None, 50)[0]))
     rule = segments.Rule(did=[segments.Did("signup")],
                          did_not=[segments.Did("purchase", days=30)])
 

@@ -7,7 +7,9 @@ that is a scan of these rows (one per lead and day, not one per event), plus raw
 the partial days at the range's edges and for events above the watermark (`event_rows`),
 so the answers stay exact with late and out-of-order events. A lead's details count its
 events by name and its sessions from here too (`lead_event_counts`, `lead_session_count`).
-Retention deletes a day's rows with the day's events (`forget_day`).
+The same events summed per lead and day whatever their names (lead_day_totals) give each
+lead's events over a window (`lead_totals`: power users). Retention deletes a day's rows
+with the day's events (`forget_day`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection, Select, func, literal, select, union, union_all
 
-from growthkit.core.schema import activities, lead_event_days, lead_sessions
+from growthkit.core.schema import activities, lead_day_totals, lead_event_days, lead_sessions
 from growthkit.core.store import insert
 from growthkit.core.timezones import DAY_MS
 
@@ -48,6 +50,25 @@ def add_days(conn: Connection, *where) -> None:  # noqa: ANN002
               "last_ts": greatest(t.last_ts, stmt.excluded.last_ts)})
     for i in range(0, len(rows), 1000):
         conn.execute(stmt, rows[i:i + 1000])
+    totals: dict[tuple, dict] = {}
+    for r in rows:
+        key = (r["app_id"], r["day"], r["fingerprint_id"])
+        got = totals.get(key)
+        if got is None:
+            totals[key] = {"app_id": key[0], "day": key[1], "fingerprint_id": key[2],
+                           "events": r["events"], "last_ts": r["last_ts"]}
+        else:
+            got["events"] += r["events"]
+            got["last_ts"] = max(got["last_ts"], r["last_ts"])
+    d = lead_day_totals.c
+    stmt = insert(conn, lead_day_totals)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[d.app_id, d.day, d.fingerprint_id],
+        set_={"events": d.events + stmt.excluded.events,
+              "last_ts": greatest(d.last_ts, stmt.excluded.last_ts)})
+    totals_rows = list(totals.values())
+    for i in range(0, len(totals_rows), 1000):
+        conn.execute(stmt, totals_rows[i:i + 1000])
     sessions = [dict(r._mapping) for r in conn.execute(
         select(c.app_id, c.fingerprint_id, c.session_id, func.max(c.timestamp).label("last_ts"))
         .where(*where).group_by(c.app_id, c.fingerprint_id, c.session_id))]
@@ -66,6 +87,9 @@ def forget_day(conn: Connection, app_id: str, day: int) -> None:
     t, s = lead_event_days.c, lead_sessions.c
     conn.execute(lead_event_days.delete().where(t.app_id == app_id, t.day >= day,
                                                 t.day < day + DAY_MS))
+    d = lead_day_totals.c
+    conn.execute(lead_day_totals.delete().where(d.app_id == app_id, d.day >= day,
+                                                d.day < day + DAY_MS))
     conn.execute(lead_sessions.delete().where(s.app_id == app_id, s.last_ts < day + DAY_MS))
 
 
@@ -114,20 +138,47 @@ def _raw(app_id: str, names: Sequence[str], start: int, end: int) -> Select:
                                          a.timestamp >= start, a.timestamp < end)
 
 
-def unrolled(conn: Connection, app_id: str, names: Sequence[str], start: int, end: int,
+def unrolled(conn: Connection, app_id: str, names: Sequence[str] | None, start: int, end: int,
              columns: list) -> Select:
-    """`columns` of the activities of `names` in [start, end) not yet in lead days."""
+    """`columns` of the activities of `names` (None: any) in [start, end) not yet in lead
+    days."""
     from growthkit.core.rollups import max_seq, watermark  # rollups imports this module
 
     a = activities.c
     w = watermark(conn)
     if max_seq(conn) - w <= TAIL_BY_SEQ_ROWS:
         # `|| ''` and `+ 0` keep the planner off the time/name indexes: read by seq instead.
+        named = [] if names is None else [a.event_name.concat("").in_(names)]
         return select(*columns).where(
-            a.seq > w, a.app_id.concat("") == app_id, a.event_name.concat("").in_(names),
+            a.seq > w, a.app_id.concat("") == app_id, *named,
             (a.timestamp + 0) >= start, (a.timestamp + 0) < end)
-    return select(*columns).where(a.app_id == app_id, a.event_name.in_(names),
+    named = [] if names is None else [a.event_name.in_(names)]
+    return select(*columns).where(a.app_id == app_id, *named,
                                   a.timestamp >= start, a.timestamp < end, a.seq > w)
+
+
+def lead_totals(conn: Connection, app_id: str, start: int, end: int) -> Select:
+    """(fp, n, last) per lead with events in [start, end): how many and the latest one's
+    time — lead_day_totals for the whole UTC days inside, raw rows for the partial days at
+    the edges and for the rows not yet rolled up."""
+    a, d = activities.c, lead_day_totals.c
+    lo = -(-start // DAY_MS) * DAY_MS
+    hi = end - end % DAY_MS
+    raw = [a.fingerprint_id.label("fp"), literal(1).label("n"), a.timestamp.label("last")]
+
+    def edge(lo_: int, hi_: int) -> Select:
+        return select(*raw).where(a.app_id == app_id, a.timestamp >= lo_, a.timestamp < hi_)
+
+    if lo >= hi:
+        parts = [edge(start, end)]
+    else:
+        parts = [select(d.fingerprint_id.label("fp"), d.events.label("n"), d.last_ts.label("last"))
+                 .where(d.app_id == app_id, d.day >= lo, d.day < hi),
+                 unrolled(conn, app_id, None, lo, hi, raw)]
+        parts += [edge(x, y) for x, y in ((start, lo), (hi, end)) if x < y]
+    rows = union_all(*parts).subquery()
+    return (select(rows.c.fp, func.sum(rows.c.n).label("n"), func.max(rows.c.last).label("last"))
+            .group_by(rows.c.fp))
 
 
 def event_rows(conn: Connection, app_id: str, names: Sequence[str], start: int,

@@ -160,6 +160,20 @@ lead_event_days = Table(
 Index("ix_lead_event_days_app_fp", *(lead_event_days.c[name] for name in (
     "app_id", "fingerprint_id", "event_name", "day", "first_ts", "last_ts", "events")))
 
+# Per app, UTC day and lead: its events that day and the last one's time, whatever their
+# names (core/lead_days.py): "power users" rank leads by events over 30 days from a few
+# rows per lead instead of every event (lead_event_days has a row per name as well).
+lead_day_totals = Table(
+    "lead_day_totals",
+    metadata,
+    Column("app_id", String(40), primary_key=True),
+    Column("day", BigInteger, primary_key=True),
+    Column("fingerprint_id", String(128), primary_key=True),
+    Column("events", BigInteger, nullable=False),
+    Column("last_ts", BigInteger, nullable=False),
+    sqlite_with_rowid=False,
+)
+
 # Per app, lead and session: the time of its last event (core/lead_days.py): a lead's
 # session count without reading its events. Retention drops sessions whose events all went.
 lead_sessions = Table(

@@ -30,6 +30,7 @@ from growthkit.core.clock import now_ms, to_iso
 from growthkit.core.errors import NotFound, QueryError
 from growthkit.core.filters import PropertyCondition
 from growthkit.core.funnel import tune_for_scans
+from growthkit.core.lead_days import lead_totals
 from growthkit.core.params import check_limit, check_path, text_param
 from growthkit.core.results import Result, result
 from growthkit.core.schema import activities, leads
@@ -149,18 +150,14 @@ def rule_clause(app_id: str, rule: Rule, as_of: int) -> ColumnElement:
     return and_(*parts)
 
 
-def _power(app_id: str, as_of: int) -> ColumnElement:
+def _power(conn: Connection, app_id: str, as_of: int) -> ColumnElement:
     """The ceil(n / 10) leads with most events in the window, of the n leads with any.
 
     Ties are broken by the latest event (more recent first), then by fingerprint, so the
     segment is exactly a tenth even when many leads have the same count.
     """
-    a = activities.c
-    counts = (select(a.fingerprint_id.label("fp"), func.count().label("n"),
-                     func.max(a.timestamp).label("last"))
-              .where(a.app_id == app_id, a.timestamp <= as_of,
-                     a.timestamp >= as_of - POWER_DAYS * DAY_MS)
-              .group_by(a.fingerprint_id).subquery())
+    # Per-lead daily totals, not every event of the window (see lead_days.lead_totals).
+    counts = lead_totals(conn, app_id, as_of - POWER_DAYS * DAY_MS, as_of + 1).subquery()
     order = [counts.c.n.desc(), counts.c.last.desc(), counts.c.fp]
     ranked = select(counts.c.fp, func.row_number().over(order_by=order).label("rn"),
                     func.count().over().label("total")).subquery()
@@ -170,7 +167,7 @@ def _power(app_id: str, as_of: int) -> ColumnElement:
                 leads.c.fingerprint.in_(top))
 
 
-def builtin_clause(app_id: str, segment: str, as_of: int,
+def builtin_clause(conn: Connection, app_id: str, segment: str, as_of: int,
                    event: str | None = None) -> ColumnElement:
     """The leads of a built-in segment as of `as_of`."""
     if segment == "new":
@@ -184,7 +181,7 @@ def builtin_clause(app_id: str, segment: str, as_of: int,
         return and_(rule_clause(app_id, Rule(did_not=[Did(None, days=DORMANT_DAYS)]), as_of),
                     leads.c.first_seen < as_of - DORMANT_DAYS * DAY_MS)
     if segment == "power":
-        return _power(app_id, as_of)
+        return _power(conn, app_id, as_of)
     if segment == "converters":
         if not event:
             raise SegmentError("event: the converters segment needs ?event=EVENT_NAME")
@@ -207,7 +204,7 @@ def summary(conn: Connection, app_id: str, as_of: int,
         if seg == "converters" and not event:
             continue
         out.append(Segment(seg, name, description,
-                           count(conn, builtin_clause(app_id, seg, as_of, event)),
+                           count(conn, builtin_clause(conn, app_id, seg, as_of, event)),
                            event if seg == "converters" else None))
     return out
 
@@ -350,7 +347,7 @@ def segment_summary(conn: Connection, app: App, query: SegmentsQuery) -> Segment
 def segment_members(conn: Connection, app: App, query: MembersQuery) -> MemberPage:
     limit = check_limit(query.limit, MAX_LIMIT)
     at, after = _pinned(query.cursor, query.as_of, query.now)
-    clause = builtin_clause(app.id, query.segment, at, text_param(query.event, "event", 200))
+    clause = builtin_clause(conn, app.id, query.segment, at, text_param(query.event, "event", 200))
     data, next_cursor = members(conn, app.id, clause, at, after, limit)
     return MemberPage(data, next_cursor)
 
