@@ -127,7 +127,7 @@ def main() -> None:
                          did_not=[segments.Did("purchase", days=30)])
 
     def rule_count(c: Connection) -> int:
-        return segments.count(c, segments.rule_clause(app, rule, now))
+        return segments.count(c, segments.rule_clause(c, app, rule, now))
 
     timed(engine, "rule: signup but no purchase in 30 days, count", rule_count)
 

@@ -27,10 +27,11 @@ from sqlalchemy import (
 from growthkit.core import cursors
 from growthkit.core.apps import App
 from growthkit.core.clock import now_ms, to_iso
+from growthkit.core.distinct import distinct_users_sessions
 from growthkit.core.errors import NotFound, QueryError
-from growthkit.core.filters import PropertyCondition
+from growthkit.core.filters import ActivityFilter, PropertyCondition
 from growthkit.core.funnel import tune_for_scans
-from growthkit.core.lead_days import lead_totals
+from growthkit.core.lead_days import event_rows, lead_totals
 from growthkit.core.params import check_limit, check_path, text_param
 from growthkit.core.results import Result, result
 from growthkit.core.schema import activities, leads
@@ -42,6 +43,7 @@ DORMANT_DAYS = 14
 POWER_DAYS = 30
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 50
+MEMBER_BATCH = 500  # leads checked per probe query when paging active / dormant members
 
 BUILTINS: dict[str, tuple[str, str]] = {
     "new": ("New", f"first seen in the last {NEW_DAYS} days"),
@@ -100,8 +102,19 @@ def _any_event(app_id: str, cond: Did, as_of: int, *also: ColumnElement) -> Colu
                           *_events(app_id, cond, as_of), *also)
 
 
-def _who(app_id: str, cond: Did, as_of: int) -> Select:
-    """The fingerprints meeting one condition (a set query, labelled `fp`)."""
+# The start of "all stored history" for lead days: a whole UTC day before any timestamp.
+EPOCH_START = -1_000_000 * DAY_MS
+
+
+def _who(conn: Connection, app_id: str, cond: Did, as_of: int) -> Select:
+    """The fingerprints meeting one condition (a set query, labelled `fp`): from lead days
+    (a row per lead and day, see lead_days.event_rows) for a named event without property
+    conditions, else from raw rows."""
+    if cond.event_name is not None and not cond.conditions:
+        start = EPOCH_START if cond.days is None else _since(cond, as_of)
+        rows = event_rows(conn, app_id, [cond.event_name], start, as_of + 1).subquery()
+        who = select(rows.c.fp.label("fp")).group_by(rows.c.fp)
+        return who.having(func.sum(rows.c.n) >= cond.at_least) if cond.at_least > 1 else who
     a = activities.c
     who = select(a.fingerprint_id.label("fp")).where(*_events(app_id, cond, as_of))
     if cond.at_least > 1:
@@ -115,7 +128,7 @@ def _plain(cond: Did) -> bool:
             and cond.days is not None)
 
 
-def rule_clause(app_id: str, rule: Rule, as_of: int) -> ColumnElement:
+def rule_clause(conn: Connection, app_id: str, rule: Rule, as_of: int) -> ColumnElement:
     """The leads matching `rule` as of `as_of` (leads first seen later are never members).
 
     "Any event in D days" uses the lead's last_seen (never earlier than its last event) to
@@ -134,8 +147,8 @@ def rule_clause(app_id: str, rule: Rule, as_of: int) -> ColumnElement:
             # "last_seen < since OR NOT EXISTS", written as one NOT EXISTS so that
             # PostgreSQL plans an anti-join of index probes, not a hash of every event.
             parts.append(~_any_event(app_id, c, as_of, l.last_seen >= _since(c, as_of)))
-    did = [_who(app_id, c, as_of) for c in rule.did if not _plain(c)]
-    did_not = [_who(app_id, c, as_of) for c in rule.did_not if not _plain(c)]
+    did = [_who(conn, app_id, c, as_of) for c in rule.did if not _plain(c)]
+    did_not = [_who(conn, app_id, c, as_of) for c in rule.did_not if not _plain(c)]
     if did or did_not:
         if not did:
             did = [select(l.fingerprint.label("fp")).where(l.app_id == app_id)]
@@ -174,18 +187,18 @@ def builtin_clause(conn: Connection, app_id: str, segment: str, as_of: int,
         return and_(leads.c.app_id == app_id, leads.c.first_seen <= as_of,
                     leads.c.first_seen >= as_of - NEW_DAYS * DAY_MS)
     if segment == "active":
-        return rule_clause(app_id, Rule(did=[Did(None, days=ACTIVE_DAYS)]), as_of)
+        return rule_clause(conn, app_id, Rule(did=[Did(None, days=ACTIVE_DAYS)]), as_of)
     if segment == "dormant":
         # Known for longer than the window: a lead created moments ago (by a credit
         # operation, say) has no events yet but is New, not Dormant.
-        return and_(rule_clause(app_id, Rule(did_not=[Did(None, days=DORMANT_DAYS)]), as_of),
+        return and_(rule_clause(conn, app_id, Rule(did_not=[Did(None, days=DORMANT_DAYS)]), as_of),
                     leads.c.first_seen < as_of - DORMANT_DAYS * DAY_MS)
     if segment == "power":
         return _power(conn, app_id, as_of)
     if segment == "converters":
         if not event:
             raise SegmentError("event: the converters segment needs ?event=EVENT_NAME")
-        return rule_clause(app_id, Rule(did=[Did(event)]), as_of)
+        return rule_clause(conn, app_id, Rule(did=[Did(event)]), as_of)
     raise NotFound(f"segment: unknown segment {segment!r}; built-ins are "
                    f"{', '.join(BUILTINS)} (custom rules: POST "
                    "/api/v1/analytics/segments/query)", "segment")
@@ -196,6 +209,56 @@ def count(conn: Connection, clause: ColumnElement) -> int:
     return conn.execute(select(func.count()).select_from(leads).where(clause)).scalar_one()
 
 
+def _window(segment: str, as_of: int) -> tuple[ColumnElement, int, bool] | None:
+    """Active and dormant as (a clause over leads alone, since, has): the members are the
+    leads of the clause that have (has) or have not any event in [since, as_of]."""
+    l = leads.c  # noqa: E741
+    if segment == "active":
+        since = as_of - ACTIVE_DAYS * DAY_MS
+        # last_seen is never earlier than a lead's last event (a credit operation may set
+        # it later, retention never lowers it): a lead seen before `since` had no event since.
+        return and_(l.first_seen <= as_of, l.last_seen >= since), since, True
+    if segment == "dormant":
+        since = as_of - DORMANT_DAYS * DAY_MS
+        return l.first_seen < since, since, False
+    return None
+
+
+def _users(conn: Connection, app_id: str, since: int, as_of: int) -> int:
+    """How many leads have an event in [since, as_of]: the exact distinct count from the
+    daily presence (every event's lead has a row in leads, first seen no later)."""
+    flt = ActivityFilter(app_id, start=since, end=as_of + 1)
+    got = distinct_users_sessions(conn, flt)
+    if got is not None:
+        return got[0]
+    a = activities.c
+    return conn.execute(select(func.count(a.fingerprint_id.distinct()))
+                        .where(*flt.clauses())).scalar_one()
+
+
+def builtin_count(conn: Connection, app_id: str, segment: str, as_of: int,
+                  event: str | None = None) -> int:
+    """A built-in segment's size: active and dormant from distinct counts and leads alone
+    (no probe per lead), the others by counting their clause."""
+    l = leads.c  # noqa: E741
+    if segment == "active":
+        return _users(conn, app_id, as_of - ACTIVE_DAYS * DAY_MS, as_of)
+    if segment == "dormant":
+        # dormant = known before `since` - (active since then - active first seen since then).
+        since = as_of - DORMANT_DAYS * DAY_MS
+        tune_for_scans(conn)
+        older, newer_active = conn.execute(select(
+            func.count().filter(l.first_seen < since),
+            # First seen in the window: any event up to as_of is in it (none precedes
+            # first_seen); a lead made by a credit operation may have none.
+            func.count().filter(l.first_seen >= since, l.first_seen <= as_of, exists().where(
+                activities.c.app_id == app_id, activities.c.fingerprint_id == l.fingerprint,
+                activities.c.timestamp >= since, activities.c.timestamp <= as_of)))
+            .where(l.app_id == app_id)).one()
+        return int(older) - (_users(conn, app_id, since, as_of) - int(newer_active))
+    return count(conn, builtin_clause(conn, app_id, segment, as_of, event))
+
+
 def summary(conn: Connection, app_id: str, as_of: int,
             event: str | None = None) -> list[Segment]:
     """Every built-in segment with its count; converters only when `event` is given."""
@@ -204,7 +267,7 @@ def summary(conn: Connection, app_id: str, as_of: int,
         if seg == "converters" and not event:
             continue
         out.append(Segment(seg, name, description,
-                           count(conn, builtin_clause(conn, app_id, seg, as_of, event)),
+                           builtin_count(conn, app_id, seg, as_of, event),
                            event if seg == "converters" else None))
     return out
 
@@ -214,19 +277,49 @@ def summary(conn: Connection, app_id: str, as_of: int,
 CURSOR_KIND = "segments:members"
 
 
+def _page(conn: Connection, app_id: str, clause: ColumnElement, after_id: int | None,
+          limit: int, window: tuple[int, int, bool] | None) -> list:
+    """Up to `limit` leads of `clause` after `after_id`, newest first; with a window
+    (since, as_of, has) only those that have (has) or have not an event in [since, as_of],
+    checked for a batch of leads at a time by index probes of their events."""
+    l, a = leads.c, activities.c  # noqa: E741
+    columns = (l.id, l.fingerprint, l.email, l.name, l.first_seen, l.last_seen)
+    if window is None:
+        return conn.execute(
+            select(*columns).where(l.app_id == app_id, clause,
+                                   l.id < after_id if after_id is not None else true())
+            .order_by(l.id.desc()).limit(limit)).all()
+    since, as_of, has = window
+    out: list = []
+    while len(out) < limit:
+        batch = conn.execute(
+            select(*columns).where(l.app_id == app_id, clause,
+                                   l.id < after_id if after_id is not None else true())
+            .order_by(l.id.desc()).limit(MEMBER_BATCH)).all()
+        probe = [r.fingerprint for r in batch if r.last_seen >= since]
+        seen = set(conn.execute(
+            select(a.fingerprint_id).distinct().where(
+                a.app_id == app_id, a.fingerprint_id.in_(probe), a.timestamp >= since,
+                a.timestamp <= as_of)).scalars()) if probe else set()
+        out += [r for r in batch if (r.fingerprint in seen) == has]
+        if len(batch) < MEMBER_BATCH:
+            break
+        after_id = batch[-1].id
+    return out[:limit]
+
+
 def members(conn: Connection, app_id: str, clause: ColumnElement, as_of: int,
-            after_id: int | None, limit: int) -> tuple[list[Member], str | None]:
-    """A page of members, newest leads first (by lead id, stable while events arrive).
+            after_id: int | None, limit: int,
+            window: tuple[int, bool] | None = None) -> tuple[list[Member], str | None]:
+    """A page of members, newest leads first (by lead id, stable while events arrive);
+    `window` (since, has): see _page.
 
     `events` is each member's number of stored events up to `as_of`, counted for the whole
     page in one GROUP BY.
     """
-    l = leads.c  # noqa: E741
     tune_for_scans(conn)
-    page = conn.execute(
-        select(l.id, l.fingerprint, l.email, l.name, l.first_seen, l.last_seen)
-        .where(clause, l.id < after_id if after_id is not None else true())
-        .order_by(l.id.desc()).limit(limit + 1)).all()
+    page = _page(conn, app_id, clause, after_id, limit + 1,
+                 None if window is None else (window[0], as_of, window[1]))
     more = len(page) > limit
     page = page[:limit]
     counts: dict[str, int] = {}
@@ -347,7 +440,13 @@ def segment_summary(conn: Connection, app: App, query: SegmentsQuery) -> Segment
 def segment_members(conn: Connection, app: App, query: MembersQuery) -> MemberPage:
     limit = check_limit(query.limit, MAX_LIMIT)
     at, after = _pinned(query.cursor, query.as_of, query.now)
-    clause = builtin_clause(conn, app.id, query.segment, at, text_param(query.event, "event", 200))
+    event = text_param(query.event, "event", 200)
+    window = _window(query.segment, at)
+    if window is not None:
+        clause, since, has = window
+        data, next_cursor = members(conn, app.id, clause, at, after, limit, (since, has))
+        return MemberPage(data, next_cursor)
+    clause = builtin_clause(conn, app.id, query.segment, at, event)
     data, next_cursor = members(conn, app.id, clause, at, after, limit)
     return MemberPage(data, next_cursor)
 
@@ -359,7 +458,7 @@ def query_segment(conn: Connection, app: App, query: RuleQuery) -> RulePage:
         for i, cond in enumerate(conds):
             for c in cond.conditions:
                 check_path(c.path, f"{label}[{i}].where")
-    clause = rule_clause(app.id, query.rule, at)
+    clause = rule_clause(conn, app.id, query.rule, at)
     total = count(conn, clause)
     data, next_cursor = members(conn, app.id, clause, at, after, limit)
     return RulePage(data, next_cursor, to_iso(at), total)
