@@ -1,5 +1,5 @@
-"""Segment fast paths (counts from the daily presence and lead_day_totals, member pages
-probed a batch at a time, did rules from lead days) against a plain recount on raw rows:
+"""Segment fast paths (active from the daily presence, power from lead_day_totals, dormant
+pages probed a batch at a time, did rules from lead days) against a plain recount on raw rows:
 late and out-of-order events, rows not yet rolled up, leads made by credit operations
 (last_seen later than their last event), retention."""
 

@@ -43,7 +43,7 @@ DORMANT_DAYS = 14
 POWER_DAYS = 30
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 50
-MEMBER_BATCH = 500  # leads checked per probe query when paging active / dormant members
+MEMBER_BATCH = 500  # leads checked per probe query when paging dormant members
 
 BUILTINS: dict[str, tuple[str, str]] = {
     "new": ("New", f"first seen in the last {NEW_DAYS} days"),
@@ -209,19 +209,11 @@ def count(conn: Connection, clause: ColumnElement) -> int:
     return conn.execute(select(func.count()).select_from(leads).where(clause)).scalar_one()
 
 
-def _window(segment: str, as_of: int) -> tuple[ColumnElement, int, bool] | None:
-    """Active and dormant as (a clause over leads alone, since, has): the members are the
-    leads of the clause that have (has) or have not any event in [since, as_of]."""
-    l = leads.c  # noqa: E741
-    if segment == "active":
-        since = as_of - ACTIVE_DAYS * DAY_MS
-        # last_seen is never earlier than a lead's last event (a credit operation may set
-        # it later, retention never lowers it): a lead seen before `since` had no event since.
-        return and_(l.first_seen <= as_of, l.last_seen >= since), since, True
-    if segment == "dormant":
-        since = as_of - DORMANT_DAYS * DAY_MS
-        return l.first_seen < since, since, False
-    return None
+def _dormant_window(as_of: int) -> tuple[ColumnElement, int]:
+    """Dormant as (a clause over leads alone, since): its members are the leads of the
+    clause without any event in [since, as_of]."""
+    since = as_of - DORMANT_DAYS * DAY_MS
+    return leads.c.first_seen < since, since
 
 
 def _users(conn: Connection, app_id: str, since: int, as_of: int) -> int:
@@ -238,24 +230,11 @@ def _users(conn: Connection, app_id: str, since: int, as_of: int) -> int:
 
 def builtin_count(conn: Connection, app_id: str, segment: str, as_of: int,
                   event: str | None = None) -> int:
-    """A built-in segment's size: active and dormant from distinct counts and leads alone
-    (no probe per lead), the others by counting their clause."""
-    l = leads.c  # noqa: E741
+    """A built-in segment's size: active from the exact distinct count of the daily
+    presence (no probe per lead), the others by counting their clause (dormant: an
+    index probe for the leads seen since the window began)."""
     if segment == "active":
         return _users(conn, app_id, as_of - ACTIVE_DAYS * DAY_MS, as_of)
-    if segment == "dormant":
-        # dormant = known before `since` - (active since then - active first seen since then).
-        since = as_of - DORMANT_DAYS * DAY_MS
-        tune_for_scans(conn)
-        older, newer_active = conn.execute(select(
-            func.count().filter(l.first_seen < since),
-            # First seen in the window: any event up to as_of is in it (none precedes
-            # first_seen); a lead made by a credit operation may have none.
-            func.count().filter(l.first_seen >= since, l.first_seen <= as_of, exists().where(
-                activities.c.app_id == app_id, activities.c.fingerprint_id == l.fingerprint,
-                activities.c.timestamp >= since, activities.c.timestamp <= as_of)))
-            .where(l.app_id == app_id)).one()
-        return int(older) - (_users(conn, app_id, since, as_of) - int(newer_active))
     return count(conn, builtin_clause(conn, app_id, segment, as_of, event))
 
 
@@ -278,10 +257,12 @@ CURSOR_KIND = "segments:members"
 
 
 def _page(conn: Connection, app_id: str, clause: ColumnElement, after_id: int | None,
-          limit: int, window: tuple[int, int, bool] | None) -> list:
+          limit: int, window: tuple[int, int] | None) -> list:
     """Up to `limit` leads of `clause` after `after_id`, newest first; with a window
-    (since, as_of, has) only those that have (has) or have not an event in [since, as_of],
-    checked for a batch of leads at a time by index probes of their events."""
+    (since, as_of) only those without an event in [since, as_of], checked for a batch of
+    leads at a time by index probes of their events (last_seen is never earlier than a
+    lead's last event — a credit operation may set it later, retention never lowers it —
+    so a lead last seen before `since` needs no probe)."""
     l, a = leads.c, activities.c  # noqa: E741
     columns = (l.id, l.fingerprint, l.email, l.name, l.first_seen, l.last_seen)
     if window is None:
@@ -289,7 +270,7 @@ def _page(conn: Connection, app_id: str, clause: ColumnElement, after_id: int | 
             select(*columns).where(l.app_id == app_id, clause,
                                    l.id < after_id if after_id is not None else true())
             .order_by(l.id.desc()).limit(limit)).all()
-    since, as_of, has = window
+    since, as_of = window
     out: list = []
     while len(out) < limit:
         batch = conn.execute(
@@ -301,7 +282,7 @@ def _page(conn: Connection, app_id: str, clause: ColumnElement, after_id: int | 
             select(a.fingerprint_id).distinct().where(
                 a.app_id == app_id, a.fingerprint_id.in_(probe), a.timestamp >= since,
                 a.timestamp <= as_of)).scalars()) if probe else set()
-        out += [r for r in batch if (r.fingerprint in seen) == has]
+        out += [r for r in batch if r.fingerprint not in seen]
         if len(batch) < MEMBER_BATCH:
             break
         after_id = batch[-1].id
@@ -310,16 +291,16 @@ def _page(conn: Connection, app_id: str, clause: ColumnElement, after_id: int | 
 
 def members(conn: Connection, app_id: str, clause: ColumnElement, as_of: int,
             after_id: int | None, limit: int,
-            window: tuple[int, bool] | None = None) -> tuple[list[Member], str | None]:
+            since: int | None = None) -> tuple[list[Member], str | None]:
     """A page of members, newest leads first (by lead id, stable while events arrive);
-    `window` (since, has): see _page.
+    with `since`, only those without an event in [since, as_of] (see _page).
 
     `events` is each member's number of stored events up to `as_of`, counted for the whole
     page in one GROUP BY.
     """
     tune_for_scans(conn)
     page = _page(conn, app_id, clause, after_id, limit + 1,
-                 None if window is None else (window[0], as_of, window[1]))
+                 None if since is None else (since, as_of))
     more = len(page) > limit
     page = page[:limit]
     counts: dict[str, int] = {}
@@ -441,10 +422,9 @@ def segment_members(conn: Connection, app: App, query: MembersQuery) -> MemberPa
     limit = check_limit(query.limit, MAX_LIMIT)
     at, after = _pinned(query.cursor, query.as_of, query.now)
     event = text_param(query.event, "event", 200)
-    window = _window(query.segment, at)
-    if window is not None:
-        clause, since, has = window
-        data, next_cursor = members(conn, app.id, clause, at, after, limit, (since, has))
+    if query.segment == "dormant":
+        clause, since = _dormant_window(at)
+        data, next_cursor = members(conn, app.id, clause, at, after, limit, since)
         return MemberPage(data, next_cursor)
     clause = builtin_clause(conn, app.id, query.segment, at, event)
     data, next_cursor = members(conn, app.id, clause, at, after, limit)
