@@ -45,6 +45,8 @@ def test_wrong_and_public_keys_are_told_apart(qtbot, live_server, open_console,
                                               console_settings):
     keys = live_server.create_app("Shop")
     d = dialog(qtbot, open_console, console_settings)
+    # No profile yet: the URL starts at the local server's default address.
+    assert d.url.text() == "http://127.0.0.1:8000"
     text = attempt(qtbot, d, live_server.base_url, "sk_not_a_real_key")
     assert text.startswith("Wrong secret key.")
     assert d.session is None and d.isVisible()

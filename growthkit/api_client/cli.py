@@ -82,4 +82,4 @@ def snapshot(url: str, key: str, start: str | None, end: str | None,
         counts = info.meta["counts"]
         click.echo(f"wrote {info.path}: {counts['activities']:,} events, {counts['leads']:,} "
                    f"leads, {counts['creditOperations']:,} credit operations "
-                   f"({info.meta['from'] or 'first event'} to {info.meta['to']})")
+                   f"(from {info.meta['from'] or 'the first event'} to {info.meta['to']})")

@@ -26,6 +26,8 @@ from growthkit.console.workers import WorkerPool
 NEW = "New connection…"
 
 
+DEFAULT_URL = "http://127.0.0.1:8000"
+
 class ConnectionDialog(QDialog):
     """Asks for a server and key; `session` is set when it accepts."""
 
@@ -44,7 +46,8 @@ class ConnectionDialog(QDialog):
         self.profile = QComboBox(self)
         self.profile.setObjectName("profile")
         self.profile.addItems([*self._profiles, NEW])
-        self.url = QLineEdit(url, self, placeholderText="http://127.0.0.1:8000")
+        # A new console starts on the local server's address (`growthkit serve`'s default).
+        self.url = QLineEdit(url or DEFAULT_URL, self)
         self.url.setObjectName("url")
         self.key = QLineEdit(key, self, placeholderText="sk_…")
         self.key.setObjectName("key")

@@ -58,7 +58,8 @@ class LeadTable(QTableView):
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        self.horizontalHeader().setStretchLastSection(True)
+        # Columns as wide as their contents: a stretched last column (Events, right-aligned)
+        # put its numbers past the edge of a narrow dock.
         self.verticalHeader().hide()
         self.doubleClicked.connect(self._open)
 
