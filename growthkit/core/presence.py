@@ -12,17 +12,34 @@ is before d1 (its first one), so the number of distinct keys is
 — a few thousand rows for any range, whatever the number of events (growthkit/core/
 distinct.py adds the partial days at the edges).
 
-Adding or removing a key's day changes only that key's steps: (p, n) becomes (p, d), (d, n)
-when d is added between p and n. Late events (old timestamps, new seq) therefore fit in
-exactly; the steps of the keys a change touches are recomputed from their days.
+Adding or removing a key's day d changes only two steps of that key: d's own and the one of
+its next day (p, n) -> (p, d), (d, n). A change is applied set-based, in SQL: the touched
+rows (the changed days and the next stored day after each) go into a temporary table, their
+steps are subtracted, presence_days changes, and their steps are added back — index probes
+per touched row, whatever a key's history. Late events (old timestamps, new seq) fit in
+exactly.
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from collections.abc import Iterable
-
-from sqlalchemy import Connection, and_, bindparam, delete, or_, select
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ColumnElement,
+    Connection,
+    MetaData,
+    String,
+    Table,
+    and_,
+    delete,
+    func,
+    literal_column,
+    select,
+    true,
+    tuple_,
+    union,
+)
+from sqlalchemy.schema import CreateTable
 
 from growthkit.core.schema import activities, presence_days, presence_steps
 from growthkit.core.store import insert
@@ -31,105 +48,87 @@ from growthkit.core.timezones import DAY_MS
 NO_DAY = -(2**62)  # prev_day of a key's first day
 ALL = "*"  # any event (not a valid event name)
 USERS, SESSIONS = "u", "s"
-KEY_BATCH = 500  # keys per lookup of their stored days
+GROUP = ("key", "app_id", "kind", "event_name")
 
-Group = tuple[str, str, str, str]  # app_id, kind, key, event_name
-
-
-def _touched(conn: Connection, where: Iterable) -> dict[Group, set[int]]:
-    """Per (app, kind, key, event name): the UTC days of the activities matching `where`."""
-    c = activities.c
-    day = ((c.timestamp // DAY_MS) * DAY_MS).label("day")
-    rows = conn.execute(select(c.app_id, c.event_name, c.fingerprint_id, c.session_id, day)
-                        .where(*where).distinct())
-    out: dict[Group, set[int]] = defaultdict(set)
-    for app_id, name, fp, session, d in rows:
-        for kind, key in ((USERS, fp), (SESSIONS, session)):
-            out[(app_id, kind, key, ALL)].add(int(d))
-            out[(app_id, kind, key, name)].add(int(d))
-    return out
+# The rows one change touches (per connection; emptied before each use).
+touched = Table(
+    "presence_touched", MetaData(),
+    *(Column(name, String(200), primary_key=True) for name in GROUP),
+    Column("day", BigInteger, primary_key=True),
+    prefixes=["TEMPORARY"],
+)
 
 
-def _stored(conn: Connection, groups: Iterable[Group]) -> dict[Group, set[int]]:
-    """The stored days of each group (looked up by key, all its event names at once)."""
-    by_key: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for app_id, kind, key, _ in groups:
-        by_key[(app_id, kind)].add(key)
+def scratch(conn: Connection, table: Table) -> None:
+    """Create (once per connection) and empty a temporary work table."""
+    conn.execute(CreateTable(table, if_not_exists=True))
+    conn.execute(delete(table))
+
+
+def _same_key(t) -> ColumnElement:  # noqa: ANN001
     p = presence_days.c
-    out: dict[Group, set[int]] = defaultdict(set)
-    for (app_id, kind), keys in by_key.items():
-        keys = sorted(keys)
-        for i in range(0, len(keys), KEY_BATCH):
-            for key, name, d in conn.execute(
-                    select(p.key, p.event_name, p.day).where(
-                        p.app_id == app_id, p.kind == kind,
-                        p.key.in_(keys[i:i + KEY_BATCH]))):
-                out[(app_id, kind, key, name)].add(int(d))
-    return out
+    return and_(*(p[n] == t[n] for n in GROUP))
 
 
-def _steps(days: Iterable[int]) -> list[tuple[int, int]]:
-    ordered = sorted(days)
-    return list(zip([NO_DAY, *ordered], ordered, strict=False))
+def _touch(conn: Connection, where: tuple) -> None:
+    """The (key, event name, day) rows of the activities matching `where`, and the next
+    stored day after each (its step changes when a day is added or removed before it)."""
+    scratch(conn, touched)
+    c, t, p = activities.c, touched.c, presence_days.c
+    day = (c.timestamp // DAY_MS) * DAY_MS
+    own = union(*(select(key, c.app_id, literal_column(f"'{kind}'"), name, day).where(*where)
+                  for kind, key in ((USERS, c.fingerprint_id), (SESSIONS, c.session_id))
+                  for name in (literal_column(f"'{ALL}'"), c.event_name)))
+    conn.execute(touched.insert().from_select([*GROUP, "day"], own))
+    nxt = select(func.min(p.day)).where(_same_key(t), p.day > t.day).scalar_subquery()
+    later = select(*(t[n] for n in GROUP), nxt.label("day")).subquery()
+    conn.execute(insert(conn, touched).from_select(
+        [*GROUP, "day"], select(later).where(later.c.day.is_not(None)).distinct())
+        .on_conflict_do_nothing())
 
 
-def _apply(conn: Connection, changes: dict[Group, set[int]], adding: bool) -> None:
-    """Add (or remove) the given days of each group, keeping presence_steps in step."""
-    if not changes:
-        return
-    stored = _stored(conn, changes)
-    delta: Counter = Counter()
-    new_rows, gone_rows = [], []
-    for group, days in changes.items():
-        old = stored.get(group, set())
-        new = old | days if adding else old - days
-        if new == old:
-            continue
-        app_id, kind, _key, name = group
-        for prev, day in _steps(old):
-            delta[(app_id, kind, name, day, prev)] -= 1
-        for prev, day in _steps(new):
-            delta[(app_id, kind, name, day, prev)] += 1
-        rows = new_rows if adding else gone_rows
-        rows.extend({"app_id": app_id, "kind": kind, "key": group[2], "event_name": name,
-                     "day": d} for d in (new - old if adding else old - new))
-    p = presence_days.c
-    for i in range(0, len(new_rows), 1000):
-        conn.execute(insert(conn, presence_days).on_conflict_do_nothing(), new_rows[i:i + 1000])
-    for i in range(0, len(gone_rows), 1000):
-        conn.execute(delete(presence_days).where(
-            p.app_id == bindparam("a"), p.kind == bindparam("k"), p.key == bindparam("y"),
-            p.event_name == bindparam("n"), p.day == bindparam("d")),
-            [{"a": r["app_id"], "k": r["kind"], "y": r["key"], "n": r["event_name"],
-              "d": r["day"]} for r in gone_rows[i:i + 1000]])
-    changed = [{"app_id": a, "kind": k, "event_name": n, "day": d, "prev_day": pd, "present": v}
-               for (a, k, n, d, pd), v in delta.items() if v]
-    stmt = insert(conn, presence_steps)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[presence_steps.c.app_id, presence_steps.c.kind,
-                        presence_steps.c.event_name, presence_steps.c.day,
-                        presence_steps.c.prev_day],
-        set_={"present": presence_steps.c.present + stmt.excluded.present})
-    for i in range(0, len(changed), 1000):
-        conn.execute(stmt, changed[i:i + 1000])
-    emptied = [r for r in changed if r["present"] < 0]
-    s = presence_steps.c
-    for i in range(0, len(emptied), 200):
-        conn.execute(delete(presence_steps).where(s.present == 0, or_(*(
-            and_(s.app_id == r["app_id"], s.kind == r["kind"], s.event_name == r["event_name"],
-                 s.day == r["day"], s.prev_day == r["prev_day"])
-            for r in emptied[i:i + 200]))))
+def _count_steps(conn: Connection, sign: int) -> None:
+    """Add `sign` times the steps of the touched rows that are present days now."""
+    t, p, s = touched.c, presence_days.c, presence_steps.c
+    latest = select(func.max(p.day)).where(_same_key(t), p.day <= t.day).scalar_subquery()
+    prev = select(func.max(p.day)).where(_same_key(t), p.day < t.day).scalar_subquery()
+    rows = select(t.app_id, t.kind, t.event_name, t.day,
+                  func.coalesce(prev, NO_DAY).label("prev_day")).where(latest == t.day).subquery()
+    steps = select(rows, (func.count() * sign).label("present")).group_by(*rows.c)
+    stmt = insert(conn, presence_steps).from_select([*rows.c.keys(), "present"], steps)
+    conn.execute(stmt.on_conflict_do_update(
+        index_elements=[s.app_id, s.kind, s.event_name, s.day, s.prev_day],
+        set_={"present": s.present + stmt.excluded.present}))
+
+
+def _change(conn: Connection, where: tuple, gone: tuple[int, int] | None = None) -> None:
+    """Add the days of the activities matching `where` (or, with `gone` = [start, end),
+    remove those days of them), keeping presence_steps in step."""
+    t, p, s = touched.c, presence_days.c, presence_steps.c
+    _touch(conn, where)
+    _count_steps(conn, -1)
+    if gone is None:
+        conn.execute(insert(conn, presence_days).from_select(
+            [*GROUP, "day"], select(touched).where(true())).on_conflict_do_nothing())
+    else:
+        keys = [*GROUP, "day"]
+        conn.execute(delete(presence_days).where(tuple_(*(p[n] for n in keys)).in_(
+            select(*(t[n] for n in keys)).where(t.day >= gone[0], t.day < gone[1]))))
+    _count_steps(conn, 1)
+    cell = ("app_id", "kind", "event_name", "day")
+    conn.execute(delete(presence_steps).where(s.present == 0, tuple_(*(s[n] for n in cell)).in_(
+        select(*(t[n] for n in cell)).distinct())))
 
 
 def add_presence(conn: Connection, *where) -> None:  # noqa: ANN002
     """Count the activities matching `where` into the daily presence (called with the
     rows the rollup watermark passes over, in the same transaction)."""
-    _apply(conn, _touched(conn, where), adding=True)
+    _change(conn, where)
 
 
 def remove_days(conn: Connection, app_id: str, start: int, end: int) -> None:
     """Forget the presence of whole UTC days [start, end) of one app, before their
     activities are deleted (retention); the days must be fully rolled up."""
     c = activities.c
-    _apply(conn, _touched(conn, [c.app_id == app_id, c.timestamp >= start, c.timestamp < end]),
-           adding=False)
+    _change(conn, (c.app_id == app_id, c.timestamp >= start, c.timestamp < end),
+            gone=(start, end))
