@@ -10,15 +10,34 @@ active window of the same hour of the week was `prev_bucket` (NO_BUCKET: none), 
 distinct leads of a cell over whole windows [lo, hi) are the rows with lo <= bucket < hi
 and prev_bucket < lo. `presence_quarters` holds the leads' 15-minute buckets the windows
 of every shift are made of (and that edge keys are checked against).
+
+Changes are applied set-based like the daily presence: the touched windows (of every shift,
+the changed ones and the next present window of the same hour of the week after each) go
+into a temporary table, their steps are subtracted, presence_quarters changes, and their
+steps are added back.
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable
 
-from sqlalchemy import Connection, and_, bindparam, delete, or_, select
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    MetaData,
+    String,
+    Table,
+    delete,
+    func,
+    literal_column,
+    select,
+    tuple_,
+    union,
+)
 
+from growthkit.core.presence import scratch
 from growthkit.core.schema import activities, presence_hour_steps, presence_quarters
 from growthkit.core.store import insert
 from growthkit.core.timezones import HOUR_MS, WEEK_MS
@@ -28,20 +47,20 @@ SHIFTS = (0, QUARTER_MS, 2 * QUARTER_MS, 3 * QUARTER_MS)
 NO_BUCKET = -(2**62)
 KEY_BATCH = 500
 
+# The (lead, shift, window) rows one change touches (per connection; emptied before use).
+touched = Table(
+    "presence_hour_touched", MetaData(),
+    Column("key", String(128), primary_key=True),
+    Column("app_id", String(40), primary_key=True),
+    Column("shift", BigInteger, primary_key=True),
+    Column("bucket", BigInteger, primary_key=True),
+    prefixes=["TEMPORARY"],
+)
 
-def window(ms: int, shift: int) -> int:
+
+def window(ms, shift):  # noqa: ANN001, ANN201 (ints, or SQL expressions of them)
     """Start of the hour window of `shift` holding `ms`."""
     return (ms - shift) // HOUR_MS * HOUR_MS + shift
-
-
-def _touched(conn: Connection, where: Iterable) -> dict[tuple[str, str], set[int]]:
-    c = activities.c
-    quarter = ((c.timestamp // QUARTER_MS) * QUARTER_MS).label("q")
-    out: dict[tuple[str, str], set[int]] = defaultdict(set)
-    for app_id, fp, q in conn.execute(select(c.app_id, c.fingerprint_id, quarter)
-                                      .where(*where).distinct()):
-        out[(app_id, fp)].add(int(q))
-    return out
 
 
 def quarters_of(conn: Connection, app_id: str, keys: Iterable[str], lo: int | None = None,
@@ -59,77 +78,73 @@ def quarters_of(conn: Connection, app_id: str, keys: Iterable[str], lo: int | No
     return out
 
 
-def _chain_steps(windows: Iterable[int]) -> list[tuple[int, int]]:
-    ordered = sorted(windows)
-    return list(zip([NO_BUCKET, *ordered], ordered, strict=False))
-
-
-def _delta(old: set[int], new: set[int], changed: set[int]) -> Counter:
-    """Step changes of one lead, for the hours of the week its changed quarters touch."""
-    out: Counter = Counter()
-    for shift in SHIFTS:
-        classes = {window(q, shift) % WEEK_MS for q in changed}
-        for quarters, sign in ((old, -1), (new, 1)):
-            chains: dict[int, set[int]] = defaultdict(set)
-            for q in quarters:
-                w = window(q, shift)
-                if w % WEEK_MS in classes:
-                    chains[w % WEEK_MS].add(w)
-            for chain in chains.values():
-                for prev, w in _chain_steps(chain):
-                    out[(shift, w, prev)] += sign
-    return out
-
-
-def _apply(conn: Connection, changes: dict[tuple[str, str], set[int]], adding: bool) -> None:
-    by_app: dict[str, list[str]] = defaultdict(list)
-    for app_id, key in changes:
-        by_app[app_id].append(key)
-    delta: Counter = Counter()
-    new_rows, gone_rows = [], []
-    for app_id, keys in by_app.items():
-        stored = quarters_of(conn, app_id, keys)
-        for key in keys:
-            old = stored.get(key, set())
-            new = old | changes[(app_id, key)] if adding else old - changes[(app_id, key)]
-            changed = new ^ old
-            if not changed:
-                continue
-            for (shift, w, prev), n in _delta(old, new, changed).items():
-                delta[(app_id, shift, w, prev)] += n
-            (new_rows if adding else gone_rows).extend(
-                {"app_id": app_id, "key": key, "bucket": q} for q in changed)
+def _stored(t, *where) -> tuple:  # noqa: ANN001, ANN002
+    """The touched lead's quarters in windows of the touched one's hour of the week."""
     p = presence_quarters.c
-    for i in range(0, len(new_rows), 1000):
-        conn.execute(insert(conn, presence_quarters).on_conflict_do_nothing(),
-                     new_rows[i:i + 1000])
-    for i in range(0, len(gone_rows), 1000):
-        conn.execute(delete(presence_quarters).where(
-            p.app_id == bindparam("a"), p.key == bindparam("k"), p.bucket == bindparam("b")),
-            [{"a": r["app_id"], "k": r["key"], "b": r["bucket"]} for r in gone_rows[i:i + 1000]])
-    s = presence_hour_steps.c
-    rows = [{"app_id": a, "shift": sh, "bucket": w, "prev_bucket": pw, "present": n}
-            for (a, sh, w, pw), n in delta.items() if n]
-    stmt = insert(conn, presence_hour_steps)
-    stmt = stmt.on_conflict_do_update(
+    return (p.key == t.key, p.app_id == t.app_id,
+            window(p.bucket, t.shift) % WEEK_MS == t.bucket % WEEK_MS, *where)
+
+
+def _touch(conn: Connection, where: tuple) -> None:
+    """The windows of every shift holding the activities matching `where`, and the next
+    present window of the same hour of the week after each."""
+    scratch(conn, touched)
+    c, t, p = activities.c, touched.c, presence_quarters.c
+    own = union(*(select(c.fingerprint_id, c.app_id, literal_column(str(shift)),
+                         window(c.timestamp, shift)).where(*where) for shift in SHIFTS))
+    conn.execute(touched.insert().from_select(["key", "app_id", "shift", "bucket"], own))
+    nxt = select(func.min(p.bucket)).where(
+        *_stored(t, p.bucket >= t.bucket + HOUR_MS)).scalar_subquery()
+    later = select(t.key, t.app_id, t.shift, window(nxt, t.shift).label("bucket")).subquery()
+    conn.execute(insert(conn, touched).from_select(
+        ["key", "app_id", "shift", "bucket"],
+        select(later).where(later.c.bucket.is_not(None)).distinct()).on_conflict_do_nothing())
+
+
+def _count_steps(conn: Connection, sign: int) -> None:
+    """Add `sign` times the steps of the touched windows that are present now."""
+    t, p, s = touched.c, presence_quarters.c, presence_hour_steps.c
+    latest = select(func.max(p.bucket)).where(
+        *_stored(t, p.bucket < t.bucket + HOUR_MS)).scalar_subquery()
+    prev = select(func.max(p.bucket)).where(*_stored(t, p.bucket < t.bucket)).scalar_subquery()
+    rows = select(t.app_id, t.shift, t.bucket,
+                  func.coalesce(window(prev, t.shift), NO_BUCKET).label("prev_bucket")
+                  ).where(latest >= t.bucket).subquery()
+    steps = select(rows, (func.count() * sign).label("present")).group_by(*rows.c)
+    stmt = insert(conn, presence_hour_steps).from_select([*rows.c.keys(), "present"], steps)
+    conn.execute(stmt.on_conflict_do_update(
         index_elements=[s.app_id, s.shift, s.bucket, s.prev_bucket],
-        set_={"present": s.present + stmt.excluded.present})
-    for i in range(0, len(rows), 1000):
-        conn.execute(stmt, rows[i:i + 1000])
-    emptied = [r for r in rows if r["present"] < 0]
-    for i in range(0, len(emptied), 200):
-        conn.execute(delete(presence_hour_steps).where(s.present == 0, or_(*(
-            and_(s.app_id == r["app_id"], s.shift == r["shift"], s.bucket == r["bucket"],
-                 s.prev_bucket == r["prev_bucket"]) for r in emptied[i:i + 200]))))
+        set_={"present": s.present + stmt.excluded.present}))
+
+
+def _change(conn: Connection, where: tuple, gone: tuple[int, int] | None = None) -> None:
+    """Add the quarters of the activities matching `where` (or, with `gone` = [start,
+    end), remove them), keeping presence_hour_steps in step."""
+    c, t, p, s = activities.c, touched.c, presence_quarters.c, presence_hour_steps.c
+    _touch(conn, where)
+    _count_steps(conn, -1)
+    if gone is None:
+        quarters = select(c.fingerprint_id, c.app_id,
+                          (c.timestamp // QUARTER_MS) * QUARTER_MS).where(*where).distinct()
+        conn.execute(insert(conn, presence_quarters).from_select(
+            ["key", "app_id", "bucket"], quarters).on_conflict_do_nothing())
+    else:
+        conn.execute(delete(presence_quarters).where(
+            tuple_(p.key, p.app_id).in_(select(t.key, t.app_id).distinct()),
+            p.bucket >= gone[0], p.bucket < gone[1]))
+    _count_steps(conn, 1)
+    conn.execute(delete(presence_hour_steps).where(
+        s.present == 0,
+        tuple_(s.app_id, s.shift, s.bucket).in_(select(t.app_id, t.shift, t.bucket).distinct())))
 
 
 def add_weekly_presence(conn: Connection, *where) -> None:  # noqa: ANN002
     """Count the activities matching `where` in (the rows the watermark passes over)."""
-    _apply(conn, _touched(conn, where), adding=True)
+    _change(conn, where)
 
 
 def remove_weekly_days(conn: Connection, app_id: str, start: int, end: int) -> None:
     """Forget [start, end) of one app (whole quarters) before retention deletes its rows."""
     c = activities.c
-    _apply(conn, _touched(conn, [c.app_id == app_id, c.timestamp >= start,
-                                 c.timestamp < end]), adding=False)
+    _change(conn, (c.app_id == app_id, c.timestamp >= start, c.timestamp < end),
+            gone=(start, end))
