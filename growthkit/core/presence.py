@@ -50,12 +50,13 @@ ALL = "*"  # any event (not a valid event name)
 USERS, SESSIONS = "u", "s"
 GROUP = ("key", "app_id", "kind", "event_name")
 
-# The rows one change touches (per connection; emptied before each use).
+# The rows one change touches (per connection; emptied before each use, and on PostgreSQL
+# truncated at commit: a temporary table is never vacuumed, deleted rows would pile up).
 touched = Table(
     "presence_touched", MetaData(),
     *(Column(name, String(200), primary_key=True) for name in GROUP),
     Column("day", BigInteger, primary_key=True),
-    prefixes=["TEMPORARY"],
+    prefixes=["TEMPORARY"], postgresql_on_commit="DELETE ROWS",
 )
 
 

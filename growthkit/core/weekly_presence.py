@@ -54,7 +54,7 @@ touched = Table(
     Column("app_id", String(40), primary_key=True),
     Column("shift", BigInteger, primary_key=True),
     Column("bucket", BigInteger, primary_key=True),
-    prefixes=["TEMPORARY"],
+    prefixes=["TEMPORARY"], postgresql_on_commit="DELETE ROWS",
 )
 
 
