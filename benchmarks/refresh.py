@@ -19,6 +19,7 @@ from sqlalchemy import delete, func, select
 from growthkit.core import rollups
 from growthkit.core.schema import (
     activities,
+    lead_day_totals,
     lead_event_days,
     lead_sessions,
     presence_days,
@@ -31,11 +32,11 @@ from growthkit.core.schema import (
     rollup_presence_15m,
     rollup_state,
 )
-from growthkit.core.store import open_engine, write_connection
+from growthkit.core.store import migrate, open_engine, write_connection
 
 WRITTEN = (rollup_counts, rollup_hourly, rollup_presence, rollup_presence_15m, lead_event_days,
-           lead_sessions, presence_days, presence_steps, presence_quarters, presence_hour_steps,
-           rollup_state)
+           lead_day_totals, lead_sessions, presence_days, presence_steps, presence_quarters,
+           presence_hour_steps, rollup_state)
 
 
 def _reset(engine) -> None:  # noqa: ANN001
@@ -61,6 +62,7 @@ def main() -> None:
     ap.add_argument("database_url")
     args = ap.parse_args()
     engine = open_engine(args.database_url)
+    migrate(engine)  # a store seeded before the newest migration
     with engine.connect() as conn:
         events = conn.execute(select(func.count()).select_from(activities)).scalar()
     print(f"{engine.dialect.name}, {events:,} events, load average "
