@@ -9,6 +9,8 @@ import itertools
 import socket
 import threading
 
+from tcp_proxy import pipe
+
 
 class RoundRobinBalancer:
     def __init__(self, targets: list[tuple[str, int]]) -> None:
@@ -56,16 +58,4 @@ class RoundRobinBalancer:
             with self._lock:
                 self._conns += [client, upstream]
             for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(src: socket.socket, dst: socket.socket) -> None:
-        try:
-            while data := src.recv(65536):
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                with contextlib.suppress(OSError):
-                    s.shutdown(socket.SHUT_RDWR)
+                threading.Thread(target=pipe, args=(a, b), daemon=True).start()
