@@ -153,3 +153,34 @@ def test_the_postgresql_store_is_named_without_its_password():
     assert "store: PostgreSQL postgresql://gk:***@127.0.0.1:1/growthkit" in result.stderr
     assert "s3cret" not in result.stderr + result.stdout and result.returncode == 2
     assert "error: cannot open the store" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_new_sqlite_store_is_migrated_in_one_transaction(tmp_path):
+    """Processes starting together each migrate at start: they queue on SQLite's write lock,
+    so the lock must be held for the whole upgrade. Were each migration committed on its own,
+    a second process could slip in between, read a half-migrated store and run the same
+    migration again ("table ... already exists"). A reader polling the store while it is
+    migrated sees it empty or at head, never in between."""
+    import sqlite3
+
+    path = tmp_path / "store.db"
+    url = f"sqlite:///{path}"
+    seen: set[str | None] = set()
+    env = {**os.environ, "GROWTHKIT_DATABASE_URL": url}
+    proc = subprocess.Popen([sys.executable, "-m", "growthkit", "migrate"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    while proc.poll() is None:
+        if path.exists():
+            try:
+                with sqlite3.connect(path, timeout=0.01) as conn:
+                    seen.add(conn.execute("SELECT version_num FROM alembic_version")
+                             .fetchone()[0] if conn.execute(
+                                 "SELECT 1 FROM sqlite_master WHERE name='alembic_version'")
+                             .fetchone() else None)
+            except sqlite3.OperationalError:  # locked or not yet a database
+                pass
+        time.sleep(0.002)
+    out, err = proc.communicate()
+    assert proc.returncode == 0, err
+    head = out.strip().rsplit(" ", 1)[-1]
+    assert seen <= {None, head}, f"a reader saw the store half-migrated: {sorted(map(str, seen))}"
