@@ -175,3 +175,40 @@ def test_sqlite_writers_take_turns_through_the_lock_file(database_url):
         assert retry.json() == {"accepted": 0, "duplicates": 1, "rejected": []}
         ids = sorted(r.id for r in server.rows("SELECT id FROM activities"))
         assert ids == ["before", "waiting"]
+
+
+def test_the_rollup_refresh_yields_to_a_steady_ingest_yet_keeps_up(database_url, redis_url,
+                                                                    monkeypatch):
+    """While requests keep arriving the refresh takes a small share of the write time (ingest
+    first), but it never stops: the watermark moves during the stream, and once the stream
+    ends the rollups catch up with every stored event (stats answer from them alone)."""
+    from growthkit.core import rollups
+    from growthkit.server import maintenance
+
+    monkeypatch.setattr(maintenance, "FIRST_ROLLUP_AFTER_S", 0.05)
+    monkeypatch.setattr(maintenance, "ROLLUP_EVERY_S", 0.2)
+    monkeypatch.setattr(maintenance, "SQLITE_CHUNK_ROWS", 50)
+    monkeypatch.setattr(rollups, "CHUNK_ROWS", 50)
+    monkeypatch.setattr(rollups, "SETTLE_MS", 100)
+    app = create_app(make_settings(database_url, redis_url))
+    with TestClient(app) as client:
+        server = Server(client=client, engine=app.state.growthkit.engine)
+        keys = server.create_app(rateLimitPerMinute=1_000_000)
+
+        def watermark() -> int:
+            return server.scalar("SELECT COALESCE(MAX(seq), 0) FROM rollup_state "
+                                 "WHERE name = 'counts'")
+
+        sent, moved_while_busy = 0, set()
+        deadline = time.monotonic() + 6
+        while time.monotonic() < deadline and len(moved_while_busy) < 3:
+            r = server.track(keys.public, {"fingerprint": f"fp_{sent % 7}", "events": [
+                {"eventName": "page_viewed"}] * 10})
+            assert r.status_code == 200 and r.json()["accepted"] == 10
+            sent += 10
+            moved_while_busy.add(watermark())
+        assert len(moved_while_busy - {0}) >= 2, "the refresh stood still under steady ingest"
+        wait_until(lambda: watermark() == server.scalar("SELECT MAX(seq) FROM activities"))
+        stats = server.client.get("/api/v1/stats", params={"from": "2000-01-01T00:00:00Z"},
+                                  headers={"Authorization": f"Bearer {keys.secret}"}).json()
+        assert stats["events"] == sent and stats["uniqueUsers"] == 7

@@ -24,6 +24,7 @@ run, every count reads raw rows (correct, only slower).
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo
 
@@ -320,7 +321,8 @@ def _target(conn: Connection, settle_ms: int) -> int:
 
 def refresh_rollups(engine: Engine, *, settle_ms: int | None = None, chunk: int = CHUNK_ROWS,
                     progress: Callable[[int, int], None] | None = None,
-                    upto: int | None = None) -> RefreshResult:
+                    upto: int | None = None,
+                    turn: Callable[[], AbstractContextManager] = nullcontext) -> RefreshResult:
     """Roll activities above the watermark into the rollups, in chunks of `chunk` seqs.
 
     Each chunk is its own short write transaction that re-reads the locked watermark, so
@@ -328,6 +330,8 @@ def refresh_rollups(engine: Engine, *, settle_ms: int | None = None, chunk: int 
     defaults to 0 on SQLite and SETTLE_MS on PostgreSQL (pass 0 when nothing is writing).
     `progress(done_seq, target_seq)` is called after each chunk. `upto`: roll no row above
     this seq (a copy of a store knows which of its rows may still get lower neighbours).
+    `turn()` is held around each chunk's transaction (the server's writers take turns on
+    SQLite through it: growthkit.server.writer.WriteTurn).
     """
     if settle_ms is None:
         settle_ms = 0 if engine.dialect.name == "sqlite" else SETTLE_MS
@@ -338,7 +342,7 @@ def refresh_rollups(engine: Engine, *, settle_ms: int | None = None, chunk: int 
             target = min(target, upto)
         total = 0
         while True:
-            with conn.begin():
+            with turn(), conn.begin():
                 seq, _, _ = _lock_state(conn)
                 hi = min(seq + chunk, target)
                 if hi <= seq:

@@ -77,7 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.growthkit = state
         await state.broadcaster.start()
         await writer.start()
-        maintenance = Maintenance(engine)  # rollup refresh, daily retention
+        maintenance = Maintenance(engine, writer)  # rollup refresh, daily retention
         maintenance.start()
         try:
             yield

@@ -4,13 +4,21 @@ retention. Started and stopped by the lifespan.
 
 Both jobs are safe to run from several server processes at once (they serialise on the
 rollup watermark row), and each commits in small steps, so stopping mid-way loses nothing.
+
+Ingest comes first: while requests are being written, the refresh takes at most BUSY_SHARE
+of the time (on SQLite it holds the one write lock, taking turns with the writer; on
+PostgreSQL it uses a core), so the rollups lag a burst and catch up after it. Queries stay
+exact meanwhile (they add the rows above the watermark from activities), only slower as the
+lag grows: past MAX_LAG_ROWS behind, the refresh stops yielding.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
+from contextlib import nullcontext
 
 from sqlalchemy import Engine
 
@@ -19,6 +27,7 @@ from growthkit.core.partitions import ensure_partitions
 from growthkit.core.retention import run_retention
 from growthkit.core.rollups import refresh_rollups
 from growthkit.core.store import checkpoint
+from growthkit.server.writer import GroupWriter
 
 log = logging.getLogger("growthkit.server.maintenance")
 
@@ -27,14 +36,19 @@ FIRST_ROLLUP_AFTER_S = 5.0
 RETENTION_EVERY_S = 24 * 3600.0
 FIRST_RETENTION_AFTER_S = 60.0
 CHECKPOINT_EVERY_S = 1.0
-SQLITE_CHUNK_ROWS = 5_000
-SQLITE_PAUSE_S = 0.12
+SQLITE_CHUNK_ROWS = 1_000
+SQLITE_PAUSE_S = 0.02  # between chunks when ingest is idle: other writers get the lock
+BUSY_SHARE = 0.1
+MAX_LAG_ROWS = 1_000_000
 
 
 class Maintenance:
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, writer: GroupWriter | None = None):
         self.engine = engine
+        self.writer = writer  # whose load the refresh yields to, and whose turn it takes
+        self._chunk_started = 0.0
         self._stop = asyncio.Event()
+        self._stopping = threading.Event()  # the same, for the jobs on worker threads
         self._tasks: list[asyncio.Task] = []
 
     def start(self) -> None:
@@ -45,6 +59,7 @@ class Maintenance:
 
     async def stop(self) -> None:
         self._stop.set()
+        self._stopping.set()
         for task in self._tasks:
             try:
                 await asyncio.wait_for(task, timeout=30)
@@ -79,20 +94,29 @@ class Maintenance:
                 await self._job("rollup refresh", self._refresh)
 
     def _refresh(self) -> None:
-        if self.engine.dialect.name != "sqlite":
-            refresh_rollups(self.engine, progress=self._check_stop)
-            return
-        # SQLite has one write lock, and a waiting writer polls for it at up to 100 ms
-        # intervals: small steps with longer pauses keep ingest from waiting behind a refresh.
-        refresh_rollups(self.engine, chunk=SQLITE_CHUNK_ROWS, progress=self._pause)
+        sqlite = self.engine.dialect.name == "sqlite"
+        # SQLite: small chunks, so a request waits at most one chunk for the write lock (and
+        # taking the writer's turn, it gets the lock the moment a chunk commits).
+        turn = self.writer.turn if self.writer is not None else nullcontext
+        self._chunk_started = time.monotonic()
+        refresh_rollups(self.engine, progress=self._pace, turn=turn,
+                        **({"chunk": SQLITE_CHUNK_ROWS} if sqlite else {}))
 
-    def _pause(self, *args) -> None:  # noqa: ANN002
-        self._check_stop(*args)
-        time.sleep(SQLITE_PAUSE_S)
+    def _pace(self, done_seq: int, target_seq: int) -> None:
+        """Progress callback between chunks: stop when asked; yield to a busy ingest."""
+        self._check_stop()
+        took = time.monotonic() - self._chunk_started
+        pause = SQLITE_PAUSE_S if self.engine.dialect.name == "sqlite" else 0.0
+        if self.writer is not None and self.writer.busy() and \
+                target_seq - done_seq < MAX_LAG_ROWS:
+            pause = max(pause, took * (1 - BUSY_SHARE) / BUSY_SHARE)
+        if pause and self._stopping.wait(pause):
+            raise _Stopped
+        self._chunk_started = time.monotonic()
 
     def _check_stop(self, *_args) -> None:  # noqa: ANN002
         """Progress callback: end a long run between its steps when the server stops."""
-        if self._stop.is_set():
+        if self._stopping.is_set():
             raise _Stopped
 
     def _partitions(self) -> None:

@@ -98,7 +98,8 @@ class GroupWriter:
         self._task: asyncio.Task | None = None
         self._commit_started: float | None = None  # monotonic time of the running commit
         self._closing = False
-        self._turn = WriteTurn(engine)
+        self.turn = WriteTurn(engine)  # the maintenance's refresh takes turns through it too
+        self._last_commit = -1e9  # monotonic time the last group ended
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="growthkit-group-writer")
@@ -115,6 +116,11 @@ class GroupWriter:
             return (f"the store has not finished a write for over {self.stall_seconds:g} s; "
                     "none were stored")
         return None
+
+    def busy(self, within_s: float = 1.0) -> bool:
+        """Whether requests were written within the last `within_s` seconds (or are now)."""
+        return self._commit_started is not None or not self._queue.empty() or \
+            time.monotonic() - self._last_commit < within_s
 
     @property
     def healthy(self) -> bool:
@@ -144,7 +150,7 @@ class GroupWriter:
         self._queue.put_nowait((_STOP, None))
         try:
             await asyncio.wait_for(asyncio.shield(self._task), timeout)
-            self._turn.close()  # (a commit still running after a timeout keeps it open)
+            self.turn.close()  # (a commit still running after a timeout keeps it open)
         except TimeoutError:
             log.warning("the writer did not drain within %s s; failing queued writes", timeout)
             self._task.cancel()
@@ -179,6 +185,7 @@ class GroupWriter:
             outcomes = [StoreUnavailable(WRITE_FAILED)] * len(group)
         finally:
             self._commit_started = None
+            self._last_commit = time.monotonic()
         for (batch, future), outcome in zip(group, outcomes, strict=True):
             if isinstance(outcome, Exception):
                 if not future.done():
@@ -189,7 +196,7 @@ class GroupWriter:
             self._notify(batch.app_id, outcome.stored)
 
     def _commit(self, batches: Sequence[BatchWrite]) -> list[WriteResult]:
-        with self._turn(), write_connection(self.engine) as conn, conn.begin():
+        with self.turn(), write_connection(self.engine) as conn, conn.begin():
             return write_batches(conn, batches)
 
     def _commit_one(self, batch: BatchWrite) -> Outcome:
