@@ -34,7 +34,7 @@ import uuid
 from pathlib import Path
 
 import orjson
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 
 from growthkit.core import apps as core_apps
 from growthkit.core.clock import now_ms
@@ -66,8 +66,10 @@ class Store:
             self.admin = open_engine(url)
             with self.admin.begin() as conn:
                 conn.execute(text(f'CREATE SCHEMA "{self.schema}"'))
-            sep = "&" if "?" in url else "?"
-            self.url = normalize_url(url) + f"{sep}options=-csearch_path%3D{self.schema}"
+            # The run's own schema, whatever search_path the given URL named.
+            self.url = make_url(normalize_url(url)).update_query_dict(
+                {"options": f"-csearch_path={self.schema}"}).render_as_string(
+                    hide_password=False)
         else:
             self.url = url or f"sqlite:///{tmp / 'ingest.db'}"
         self.engine = open_engine(self.url)
