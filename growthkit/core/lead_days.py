@@ -29,56 +29,43 @@ TAIL_BY_SEQ_ROWS = 200_000
 LEAD_BATCH = 500
 
 
+def _upsert_from(conn: Connection, table, rows: Select, keys: list[str], set_) -> None:  # noqa: ANN001
+    """INSERT the grouped `rows` into `table`, merged into existing rows by `set_(t, new)`:
+    one statement in the store, no rows through Python."""
+    stmt = insert(conn, table).from_select(list(rows.selected_columns.keys()), rows)
+    stmt = stmt.on_conflict_do_update(index_elements=[table.c[k] for k in keys],
+                                      set_=set_(table.c, stmt.excluded))
+    conn.execute(stmt)
+
+
 def add_days(conn: Connection, *where) -> None:  # noqa: ANN002
-    """Add the activities matching `where` (a seq range) into lead_event_days."""
+    """Add the activities matching `where` (a seq range) into lead_event_days,
+    lead_day_totals and lead_sessions."""
     c = activities.c
-    day = ((c.timestamp // DAY_MS) * DAY_MS).label("day")
-    rows = [dict(r._mapping) for r in conn.execute(
-        select(c.app_id, c.event_name, day, c.fingerprint_id, func.count().label("events"),
-               func.min(c.timestamp).label("first_ts"), func.max(c.timestamp).label("last_ts"))
-        .where(*where).group_by(c.app_id, c.event_name, day, c.fingerprint_id))]
-    if not rows:
-        return
-    t = lead_event_days.c
-    stmt = insert(conn, lead_event_days)
+    day = (c.timestamp // DAY_MS) * DAY_MS
     least, greatest = ((func.least, func.greatest) if conn.dialect.name == "postgresql"
                        else (func.min, func.max))
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[t.app_id, t.event_name, t.day, t.fingerprint_id],
-        set_={"events": t.events + stmt.excluded.events,
-              "first_ts": least(t.first_ts, stmt.excluded.first_ts),
-              "last_ts": greatest(t.last_ts, stmt.excluded.last_ts)})
-    for i in range(0, len(rows), 1000):
-        conn.execute(stmt, rows[i:i + 1000])
-    totals: dict[tuple, dict] = {}
-    for r in rows:
-        key = (r["app_id"], r["day"], r["fingerprint_id"])
-        got = totals.get(key)
-        if got is None:
-            totals[key] = {"app_id": key[0], "day": key[1], "fingerprint_id": key[2],
-                           "events": r["events"], "last_ts": r["last_ts"]}
-        else:
-            got["events"] += r["events"]
-            got["last_ts"] = max(got["last_ts"], r["last_ts"])
-    d = lead_day_totals.c
-    stmt = insert(conn, lead_day_totals)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[d.app_id, d.day, d.fingerprint_id],
-        set_={"events": d.events + stmt.excluded.events,
-              "last_ts": greatest(d.last_ts, stmt.excluded.last_ts)})
-    totals_rows = list(totals.values())
-    for i in range(0, len(totals_rows), 1000):
-        conn.execute(stmt, totals_rows[i:i + 1000])
-    sessions = [dict(r._mapping) for r in conn.execute(
-        select(c.app_id, c.fingerprint_id, c.session_id, func.max(c.timestamp).label("last_ts"))
-        .where(*where).group_by(c.app_id, c.fingerprint_id, c.session_id))]
-    s = lead_sessions.c
-    stmt = insert(conn, lead_sessions)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[s.app_id, s.fingerprint_id, s.session_id],
-        set_={"last_ts": greatest(s.last_ts, stmt.excluded.last_ts)})
-    for i in range(0, len(sessions), 1000):
-        conn.execute(stmt, sessions[i:i + 1000])
+    _upsert_from(conn, lead_event_days, select(
+        c.app_id, c.event_name, day.label("day"), c.fingerprint_id,
+        func.count().label("events"), func.min(c.timestamp).label("first_ts"),
+        func.max(c.timestamp).label("last_ts"))
+        .where(*where).group_by(c.app_id, c.event_name, day, c.fingerprint_id),
+        ["app_id", "event_name", "day", "fingerprint_id"],
+        lambda t, new: {"events": t.events + new.events,
+                        "first_ts": least(t.first_ts, new.first_ts),
+                        "last_ts": greatest(t.last_ts, new.last_ts)})
+    _upsert_from(conn, lead_day_totals, select(
+        c.app_id, day.label("day"), c.fingerprint_id, func.count().label("events"),
+        func.max(c.timestamp).label("last_ts"))
+        .where(*where).group_by(c.app_id, day, c.fingerprint_id),
+        ["app_id", "day", "fingerprint_id"],
+        lambda t, new: {"events": t.events + new.events,
+                        "last_ts": greatest(t.last_ts, new.last_ts)})
+    _upsert_from(conn, lead_sessions, select(
+        c.app_id, c.fingerprint_id, c.session_id, func.max(c.timestamp).label("last_ts"))
+        .where(*where).group_by(c.app_id, c.fingerprint_id, c.session_id),
+        ["app_id", "fingerprint_id", "session_id"],
+        lambda t, new: {"last_ts": greatest(t.last_ts, new.last_ts)})
 
 
 def forget_day(conn: Connection, app_id: str, day: int) -> None:

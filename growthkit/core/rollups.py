@@ -264,32 +264,23 @@ def _lock_state(conn: Connection) -> tuple[int, int | None, int | None]:
     return int(row.seq), row.pending_seq, row.pending_at
 
 
-def _upsert_add(conn: Connection, table, rows: list[dict]) -> None:  # noqa: ANN001
-    stmt = insert(conn, table)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[table.c.app_id, table.c.bucket, table.c.event_name],
-        set_={"events": table.c.events + stmt.excluded.events})
-    for i in range(0, len(rows), 1000):
-        conn.execute(stmt, rows[i:i + 1000])
-
-
 def add_counts(conn: Connection, *where) -> int:  # noqa: ANN002
     """Add the activities matching `where` into the rollups and lead days; returns how
-    many rows."""
+    many rows. Each table is one INSERT ... SELECT in the store (no rows through Python)."""
     c = activities.c
-    bucket = ((c.timestamp // QUARTER_MS) * QUARTER_MS).label("bucket")
-    quarters = [dict(r._mapping) for r in conn.execute(
-        select(c.app_id, bucket, c.event_name, func.count().label("events"))
-        .where(*where).group_by(c.app_id, bucket, c.event_name))]
-    if not quarters:
+    rows = conn.execute(select(func.count()).where(*where)).scalar_one()
+    if not rows:
         return 0
-    hours: dict[tuple, int] = {}
-    for q in quarters:
-        key = (q["app_id"], floor_to(int(q["bucket"]), HOUR_MS), q["event_name"])
-        hours[key] = hours.get(key, 0) + int(q["events"])
-    _upsert_add(conn, rollup_counts, quarters)
-    _upsert_add(conn, rollup_hourly, [{"app_id": a, "bucket": b, "event_name": n, "events": k}
-                                      for (a, b, n), k in hours.items()])
+    for table, size in ((rollup_counts, QUARTER_MS), (rollup_hourly, HOUR_MS)):
+        bucket = (c.timestamp // size) * size
+        grouped = (select(c.app_id, bucket.label("bucket"), c.event_name,
+                          func.count().label("events"))
+                   .where(*where).group_by(c.app_id, bucket, c.event_name))
+        stmt = insert(conn, table).from_select(["app_id", "bucket", "event_name", "events"],
+                                               grouped)
+        conn.execute(stmt.on_conflict_do_update(
+            index_elements=[table.c.app_id, table.c.bucket, table.c.event_name],
+            set_={"events": table.c.events + stmt.excluded.events}))
     for table, size in ((rollup_presence, HOUR_MS), (rollup_presence_15m, QUARTER_MS)):
         bucket = ((c.timestamp // size) * size).label("bucket")
         present = (select(c.app_id, bucket, c.fingerprint_id, c.session_id).where(*where)
@@ -300,7 +291,7 @@ def add_counts(conn: Connection, *where) -> int:  # noqa: ANN002
     add_days(conn, *where)
     add_presence(conn, *where)
     add_weekly_presence(conn, *where)
-    return sum(hours.values())
+    return int(rows)
 
 
 def _target(conn: Connection, settle_ms: int) -> int:
