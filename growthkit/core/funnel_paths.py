@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, Select, func, select
 
 from growthkit.core.distinct import distinct_users_sessions
 from growthkit.core.filters import ActivityFilter
@@ -170,18 +170,19 @@ class SummaryWalk:
         return self.conn.execute(select(func.count()).select_from(self._entered.subquery())
                                  ).scalar_one()
 
-    def _candidates(self) -> list[str]:
+    def _candidates(self) -> Select:
         """Leads with a step-2 event in reach (entered or not: the walk tells)."""
         later = event_rows(self.conn, self.app_id, self.names[1:2], self.start,
                            self.end + self.window_ms).subquery()
-        return [r[0] for r in self.conn.execute(select(later.c.fp).distinct())]
+        return select(later.c.fp).distinct()
 
     def paths(self) -> Paths:
         conn, names = self.conn, self.names
-        entered, candidates = self._entered_count(), self._candidates()
+        among = self._candidates()
+        entered, candidates = self._entered_count(), conn.execute(among).scalars().all()
         per_lead: dict[str, list[list[Record]]] = {fp: [[] for _ in names] for fp in candidates}
         step_of = {name: k for k, name in enumerate(names)}
-        for fp, name, first, last, n in day_records(conn, self.app_id, names, candidates,
+        for fp, name, first, last, n in day_records(conn, self.app_id, names, candidates, among,
                                                     self.start, self.end + self.window_ms):
             per_lead[fp][step_of[name]].append((first, last, n))
         for recs in per_lead.values():

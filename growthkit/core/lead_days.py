@@ -24,9 +24,6 @@ from growthkit.core.timezones import DAY_MS
 
 # Below this many rows above the watermark, read them by seq (a short primary-key range).
 TAIL_BY_SEQ_ROWS = 200_000
-# Leads per IN list: short enough that PostgreSQL probes the per-lead index for each (with
-# thousands it plans a scan of the whole table).
-LEAD_BATCH = 500
 
 
 def _upsert_from(conn: Connection, table, rows: Select, keys: list[str], set_) -> None:  # noqa: ANN001
@@ -191,20 +188,22 @@ def event_rows(conn: Connection, app_id: str, names: Sequence[str], start: int,
 
 
 def day_records(conn: Connection, app_id: str, names: Sequence[str], fingerprints: Sequence[str],
-                start: int, end: int) -> list[tuple[str, str, int, int, int]]:
+                among: Select, start: int, end: int) -> list[tuple[str, str, int, int, int]]:
     """(fp, event_name, first_ts, last_ts, events) per lead, name and UTC day touching
-    [start, end), for the given leads: lead days merged with the rows not yet rolled up
-    (their days may then hold events outside the range: callers treat them as such)."""
+    [start, end), for the leads `among` selects (its one column; `fingerprints` holds the
+    same leads): lead days merged with the rows not yet rolled up (their days may then hold
+    events outside the range: callers treat them as such)."""
     t, a = lead_event_days.c, activities.c
     lo, names = start - start % DAY_MS, sorted(set(names))
     merged: dict[tuple[str, str, int], list[int]] = {}
-    for i in range(0, len(fingerprints), LEAD_BATCH):
-        batch = list(fingerprints[i:i + LEAD_BATCH])
-        for fp, name, day, first, last, n in conn.execute(
-                select(t.fingerprint_id, t.event_name, t.day, t.first_ts, t.last_ts, t.events)
-                .where(t.app_id == app_id, t.fingerprint_id.in_(batch),
-                       t.event_name.in_(names), t.day >= lo, t.day < end)):
-            merged[(fp, name, day)] = [first, last, n]
+    # One statement with the leads as a subquery: the store reads the names' days once
+    # (or probes each lead), where IN lists of a few hundred leads made it scan the names'
+    # days again for every list.
+    for fp, name, day, first, last, n in conn.execute(
+            select(t.fingerprint_id, t.event_name, t.day, t.first_ts, t.last_ts, t.events)
+            .where(t.app_id == app_id, t.event_name.in_(names), t.day >= lo, t.day < end,
+                   t.fingerprint_id.in_(among))):
+        merged[(fp, name, day)] = [first, last, n]
     wanted = set(fingerprints)
     for fp, name, ts in conn.execute(unrolled(conn, app_id, names, lo, end, [
             a.fingerprint_id, a.event_name, a.timestamp])):
