@@ -248,8 +248,30 @@ def report(figures: dict, args: argparse.Namespace) -> None:
           f"{latency:>22}")
     print(f"{'server CPU per beacon (µs)':<38}"
           f"{beacon['server_cpu_us_per_request']:>14,.0f}")
+    caught = figures["rollup_caught_up_s"]
+    print(f"{'rollups behind after the runs (events)':<38}{figures['rollup_lag_rows']:>14,}"
+          f"{'caught up in ' + (f'{caught:.0f} s' if caught is not None else '> 600 s'):>22}")
     print(f"{'non-2xx responses (all runs)':<38}"
           f"{full['non2xx'] + half['non2xx'] + beacon['non2xx']:>14,}")
+
+
+def rollup_lag(store: Store) -> int:
+    """Stored events the rollup refresh has not reached yet."""
+    with store.engine.connect() as conn:
+        return conn.execute(text(
+            "SELECT (SELECT COALESCE(MAX(seq), 0) FROM activities) - COALESCE((SELECT seq "
+            "FROM rollup_state WHERE name = 'counts'), 0)")).scalar()
+
+
+def rollup_catch_up(store: Store, timeout_s: float = 600) -> dict:
+    """The server yields the store to ingest and rolls up after a burst: how far behind the
+    load left the rollups, and how long the server's refresh (every 30 s) took to catch up."""
+    lag, started = rollup_lag(store), time.perf_counter()
+    while rollup_lag(store) > 0 and time.perf_counter() - started < timeout_s:
+        time.sleep(0.5)
+    left = rollup_lag(store)
+    return {"rollup_lag_rows": lag, "rollup_caught_up_s": None if left else
+            time.perf_counter() - started}
 
 
 def stored_rate(store: Store, app_id: str, server: int, run) -> tuple[dict, float]:
@@ -289,6 +311,8 @@ def measure(store: Store, args: argparse.Namespace, workers: int) -> dict:
         print(f"1-event beacons for {seconds} s …", file=sys.stderr)
         beacon, beacons_per_s = stored_rate(store, app.app.id, server.pid, lambda: run_wrk(
             port, key, seconds, connections, events=1, beacon=True))
+        print("waiting for the rollups to catch up …", file=sys.stderr)
+        catch_up = rollup_catch_up(store)
     finally:
         server.terminate()
         try:
@@ -297,7 +321,7 @@ def measure(store: Store, args: argparse.Namespace, workers: int) -> dict:
             os.killpg(server.pid, signal.SIGKILL)
     return {"store": store.kind, "workers": workers, "raw_rows_per_s": raw_rate,
             "events_per_s": events_per_s, "ratio": events_per_s / raw_rate, "full": full,
-            "half": half, "beacon": beacon, "beacons_per_s": beacons_per_s,
+            "half": half, "beacon": beacon, "beacons_per_s": beacons_per_s, **catch_up,
             "load_before": load_before, "load_after": os.getloadavg()[0]}
 
 
