@@ -188,7 +188,6 @@ def test_the_rollup_refresh_yields_to_a_steady_ingest_yet_keeps_up(database_url,
     monkeypatch.setattr(maintenance, "FIRST_ROLLUP_AFTER_S", 0.05)
     monkeypatch.setattr(maintenance, "ROLLUP_EVERY_S", 0.2)
     monkeypatch.setattr(maintenance, "SQLITE_CHUNK_ROWS", 50)
-    monkeypatch.setattr(rollups, "CHUNK_ROWS", 50)
     monkeypatch.setattr(rollups, "SETTLE_MS", 100)
     app = create_app(make_settings(database_url, redis_url))
     with TestClient(app) as client:

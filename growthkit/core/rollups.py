@@ -310,11 +310,13 @@ def _target(conn: Connection, settle_ms: int) -> int:
     return max(seq, int(pending_seq)) if settled else seq
 
 
-def refresh_rollups(engine: Engine, *, settle_ms: int | None = None, chunk: int = CHUNK_ROWS,
+def refresh_rollups(engine: Engine, *, settle_ms: int | None = None,
+                    chunk: int | Callable[[], int] = CHUNK_ROWS,
                     progress: Callable[[int, int], None] | None = None,
                     upto: int | None = None,
                     turn: Callable[[], AbstractContextManager] = nullcontext) -> RefreshResult:
-    """Roll activities above the watermark into the rollups, in chunks of `chunk` seqs.
+    """Roll activities above the watermark into the rollups, in chunks of `chunk` seqs
+    (or of `chunk()`, asked before each chunk).
 
     Each chunk is its own short write transaction that re-reads the locked watermark, so
     several processes may run this at once without counting a row twice. `settle_ms`
@@ -335,7 +337,7 @@ def refresh_rollups(engine: Engine, *, settle_ms: int | None = None, chunk: int 
         while True:
             with turn(), conn.begin():
                 seq, _, _ = _lock_state(conn)
-                hi = min(seq + chunk, target)
+                hi = min(seq + (chunk() if callable(chunk) else chunk), target)
                 if hi <= seq:
                     return RefreshResult(total, seq)
                 total += add_counts(conn, activities.c.seq > seq, activities.c.seq <= hi)

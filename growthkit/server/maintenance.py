@@ -37,6 +37,8 @@ RETENTION_EVERY_S = 24 * 3600.0
 FIRST_RETENTION_AFTER_S = 60.0
 CHECKPOINT_EVERY_S = 1.0
 SQLITE_CHUNK_ROWS = 1_000
+BUSY_CHUNK_S = 0.025  # SQLite, ingest busy: a chunk holds the write lock about this long
+MIN_CHUNK_ROWS = 50
 SQLITE_PAUSE_S = 0.02  # between chunks when ingest is idle: other writers get the lock
 BUSY_SHARE = 0.1
 MAX_LAG_ROWS = 1_000_000
@@ -46,7 +48,8 @@ class Maintenance:
     def __init__(self, engine: Engine, writer: GroupWriter | None = None):
         self.engine = engine
         self.writer = writer  # whose load the refresh yields to, and whose turn it takes
-        self._chunk_started = 0.0
+        self._chunk_started, self._chunk_from = 0.0, 0  # when and at which seq it began
+        self._rows_per_s = 10_000.0  # the refresh's pace, measured chunk by chunk
         self._stop = asyncio.Event()
         self._stopping = threading.Event()  # the same, for the jobs on worker threads
         self._tasks: list[asyncio.Task] = []
@@ -94,25 +97,35 @@ class Maintenance:
                 await self._job("rollup refresh", self._refresh)
 
     def _refresh(self) -> None:
-        sqlite = self.engine.dialect.name == "sqlite"
-        # SQLite: small chunks, so a request waits at most one chunk for the write lock (and
-        # taking the writer's turn, it gets the lock the moment a chunk commits).
+        # SQLite: taking the writer's turn, a request gets the lock the moment a chunk
+        # commits; while requests are being written, chunks are sized to hold it briefly.
         turn = self.writer.turn if self.writer is not None else nullcontext
-        self._chunk_started = time.monotonic()
-        refresh_rollups(self.engine, progress=self._pace, turn=turn,
-                        **({"chunk": SQLITE_CHUNK_ROWS} if sqlite else {}))
+        sized = {"chunk": self._chunk} if self.engine.dialect.name == "sqlite" else {}
+        self._chunk_started, self._chunk_from = time.monotonic(), 0
+        refresh_rollups(self.engine, progress=self._pace, turn=turn, **sized)
+
+    def _ingest_busy(self) -> bool:
+        return self.writer is not None and self.writer.busy()
+
+    def _chunk(self) -> int:
+        """The next chunk's rows on SQLite: SQLITE_CHUNK_ROWS, or while ingest is busy as
+        many as the last chunks' pace rolls up in about BUSY_CHUNK_S."""
+        if not self._ingest_busy():
+            return SQLITE_CHUNK_ROWS
+        return max(MIN_CHUNK_ROWS, min(SQLITE_CHUNK_ROWS, int(self._rows_per_s * BUSY_CHUNK_S)))
 
     def _pace(self, done_seq: int, target_seq: int) -> None:
         """Progress callback between chunks: stop when asked; yield to a busy ingest."""
         self._check_stop()
         took = time.monotonic() - self._chunk_started
+        if self._chunk_from and took > 0:
+            self._rows_per_s = (done_seq - self._chunk_from) / took
         pause = SQLITE_PAUSE_S if self.engine.dialect.name == "sqlite" else 0.0
-        if self.writer is not None and self.writer.busy() and \
-                target_seq - done_seq < MAX_LAG_ROWS:
+        if self._ingest_busy() and target_seq - done_seq < MAX_LAG_ROWS:
             pause = max(pause, took * (1 - BUSY_SHARE) / BUSY_SHARE)
         if pause and self._stopping.wait(pause):
             raise _Stopped
-        self._chunk_started = time.monotonic()
+        self._chunk_started, self._chunk_from = time.monotonic(), done_seq
 
     def _check_stop(self, *_args) -> None:  # noqa: ANN002
         """Progress callback: end a long run between its steps when the server stops."""
