@@ -138,7 +138,7 @@ def serve(host, port, database_url, redis_url, workers, demo):
     if demo:
         _demo_banner(engine, host, port)
     engine.dispose()
-    uvicorn.run("growthkit.server.app:create_app", factory=True, host=host, port=port,
+    uvicorn.run("growthkit.server.app:create_served_app", factory=True, host=host, port=port,
                 workers=workers, log_level=os.environ.get("GROWTHKIT_LOG_LEVEL", "info"),
                 access_log=False, timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS)
 
