@@ -16,7 +16,6 @@ step, ordered by lead and time; Python walks them once, lead by lead.
 from __future__ import annotations
 
 import statistics
-import uuid
 from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from growthkit.core.funnel_paths import Paths, SummaryWalk, summarizable
 from growthkit.core.params import check_path, resolve_range
 from growthkit.core.results import Result, result
 from growthkit.core.schema import activities
+from growthkit.core.store import plain_rows
 
 MIN_STEPS = 2
 MAX_STEPS = 10
@@ -156,22 +156,8 @@ def step_rows(conn: Connection, q: FunnelPlan, fingerprints: Sequence[str] | Non
         for part in result.partitions():
             yield from part
         return
-    # Only strings and integers on either side: run it on the driver's cursor, which skips
-    # building a Row per result row (about a third of the fetch's CPU time).
-    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-    params = compiled.construct_params()
-    if compiled.positiontup is not None:
-        params = [params[name] for name in compiled.positiontup]
-    driver = conn.connection.driver_connection
-    # PostgreSQL streams through a server-side cursor, inside the transaction SET LOCAL began.
-    cursor = (driver.cursor(name=f"funnel_{uuid.uuid4().hex}") if conn.dialect.name == "postgresql"
-              else driver.cursor())
-    try:
-        cursor.execute(str(compiled), params)
-        while part := cursor.fetchmany(FETCH_BATCH):
-            yield from part
-    finally:
-        cursor.close()
+    # Only strings and integers on either side: the driver's plain rows.
+    yield from plain_rows(conn, stmt, FETCH_BATCH)
 
 
 def lead_path(events: Sequence[tuple[str, int, int]], n_steps: int, window_ms: int,

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from sqlalchemy import Connection, Select, func, literal, select, union, union_all
 
 from growthkit.core.schema import activities, lead_day_totals, lead_event_days, lead_sessions
-from growthkit.core.store import insert
+from growthkit.core.store import insert, plain_rows
 from growthkit.core.timezones import DAY_MS
 
 # Below this many rows above the watermark, read them by seq (a short primary-key range).
@@ -199,7 +199,7 @@ def day_records(conn: Connection, app_id: str, names: Sequence[str], fingerprint
     # One statement with the leads as a subquery: the store reads the names' days once
     # (or probes each lead), where IN lists of a few hundred leads made it scan the names'
     # days again for every list.
-    for fp, name, day, first, last, n in conn.execute(
+    for fp, name, day, first, last, n in plain_rows(conn,
             select(t.fingerprint_id, t.event_name, t.day, t.first_ts, t.last_ts, t.events)
             .where(t.app_id == app_id, t.event_name.in_(names), t.day >= lo, t.day < end,
                    t.fingerprint_id.in_(among))):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import threading
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, Table, create_engine, event
+from sqlalchemy import Connection, Engine, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
@@ -150,3 +152,23 @@ def insert(engine_or_conn, table: Table):  # noqa: ANN001
     if name == "sqlite":
         return sqlite.insert(table)
     raise ValueError(f"unsupported database dialect {name!r}: use SQLite or PostgreSQL")
+
+
+def plain_rows(conn: Connection, stmt, batch: int = 20_000) -> Iterator[tuple]:  # noqa: ANN001
+    """The rows of `stmt` as the driver's plain tuples, streamed in batches (PostgreSQL
+    through a server-side cursor, inside the connection's transaction). Skipping a Row per
+    result row saves about a third of a large fetch's CPU time; only for statements whose
+    parameters are strings and integers (nothing for SQLAlchemy to process)."""
+    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    params = compiled.construct_params()
+    if compiled.positiontup is not None:
+        params = [params[name] for name in compiled.positiontup]
+    driver = conn.connection.driver_connection
+    cursor = (driver.cursor(name=f"rows_{uuid.uuid4().hex}")
+              if conn.dialect.name == "postgresql" else driver.cursor())
+    try:
+        cursor.execute(str(compiled), params)
+        while part := cursor.fetchmany(batch):
+            yield from part
+    finally:
+        cursor.close()
