@@ -143,6 +143,36 @@ def test_fast_distinct_counts_match_a_recount_with_late_events(server):
     check_counts(server.engine, other.id, spans)
 
 
+def test_the_last_partial_day_counts_from_its_presence_unless_it_holds_later_events(server):
+    """A range ending mid-day (today, for "the last N days") counts that day from its
+    presence rows when nothing rolled up on it lies past the end; an event rolled up after
+    the end (a client clock ahead) must not be counted, nor a lead seen only then."""
+    app = server.create_app(retentionDays=3650)
+    end_day, cut = T0 + 5 * DAY, T0 + 5 * DAY + 13 * HOUR
+    rows = [(T0 + d * DAY + h * HOUR, f"fp_{(d * 7 + h) % 9}", f"s_{d}_{h % 3}", NAMES[h % 3])
+            for d in range(1, 5) for h in range(0, 24, 5)]
+    rows += [(end_day + h * HOUR, f"fp_{h}", f"s_end_{h}", NAMES[h % 3]) for h in (1, 6, 12)]
+    store(server.engine, app.id, rows)
+    refresh_rollups(server.engine, settle_ms=0)
+    spans = [(T0 + DAY + 5 * HOUR, cut), (T0 + 2 * DAY, cut), (T0 + DAY + 1, end_day + 1)]
+    assert check_counts(server.engine, app.id, spans) == len(spans) * (1 + len(NAMES))
+    # Not rolled up yet on the end day: a new lead and a known one, before the end.
+    store(server.engine, app.id, [(end_day + 2 * HOUR, "fp_new", "s_new", NAMES[0]),
+                                  (end_day + 3 * HOUR, "fp_1", "s_end_1", NAMES[1])])
+    check_counts(server.engine, app.id, spans)
+    refresh_rollups(server.engine, settle_ms=0)
+    check_counts(server.engine, app.id, spans)
+    # Rolled up past the end on the end day: only leads and sessions seen after it.
+    store(server.engine, app.id, [(cut + HOUR, "fp_later", "s_later", name) for name in NAMES])
+    refresh_rollups(server.engine, settle_ms=0)
+    check_counts(server.engine, app.id, spans)
+    with server.engine.connect() as conn:
+        users, _ = distinct_users_sessions(conn, ActivityFilter(app.id, [], T0 + 2 * DAY, cut))
+        assert users == recount(conn, app.id, T0 + 2 * DAY, cut, None)[0]
+        assert users == len({fp for ts, fp, _, _ in rows if T0 + 2 * DAY <= ts < cut} |
+                            {"fp_new"})
+
+
 def test_retention_keeps_presence_exact(server):
     rng = random.Random(5)
     app = server.create_app(retentionDays=30)
