@@ -34,9 +34,10 @@ AMBIGUOUS = -1  # next_after: the summaries cannot tell (a tie: stored order dec
 EXPAND = -2  # next_after: the answer lies among a busy day's events the summary does not hold
 EXHAUSTED = -3  # next_after: no event left within reach
 ROUNDS = 4  # busy days read as raw events per lead before walking its raw rows instead
-# Shorter ranges walk raw rows: measured on the benchmark stores (docs/performance.md), a
-# 7-day funnel was cheaper on raw rows and a 30-day one on lead days, on both stores.
-MIN_RANGE_MS = 14 * DAY_MS
+# Shorter ranges walk raw rows: measured in process on the benchmark stores (docs/
+# performance.md, "second pass"), lead days were as fast or faster from 7 days on (PostgreSQL
+# 10M: 1.6 vs 1.7 s at 7 days, 2.2 vs 3.0 s at 14) and slower at 2-3 days, on both stores.
+MIN_RANGE_MS = 7 * DAY_MS
 
 
 class Expand(NamedTuple):
