@@ -24,9 +24,8 @@ from growthkit.console.settings import ConsoleSettings, Profile
 from growthkit.console.workers import WorkerPool
 
 NEW = "New connection…"
+DEFAULT_URL = "http://127.0.0.1:8000"  # `growthkit serve`'s default address
 
-
-DEFAULT_URL = "http://127.0.0.1:8000"
 
 class ConnectionDialog(QDialog):
     """Asks for a server and key; `session` is set when it accepts."""
@@ -46,7 +45,7 @@ class ConnectionDialog(QDialog):
         self.profile = QComboBox(self)
         self.profile.setObjectName("profile")
         self.profile.addItems([*self._profiles, NEW])
-        # A new console starts on the local server's address (`growthkit serve`'s default).
+        # A new console starts on the local server's address.
         self.url = QLineEdit(url or DEFAULT_URL, self)
         self.url.setObjectName("url")
         self.key = QLineEdit(key, self, placeholderText="sk_…")

@@ -264,19 +264,19 @@ def _page(conn: Connection, app_id: str, clause: ColumnElement, after_id: int | 
     lead's last event — a credit operation may set it later, retention never lowers it —
     so a lead last seen before `since` needs no probe)."""
     l, a = leads.c, activities.c  # noqa: E741
-    columns = (l.id, l.fingerprint, l.email, l.name, l.first_seen, l.last_seen)
-    if window is None:
+
+    def newest(after: int | None, n: int) -> list:
         return conn.execute(
-            select(*columns).where(l.app_id == app_id, clause,
-                                   l.id < after_id if after_id is not None else true())
-            .order_by(l.id.desc()).limit(limit)).all()
+            select(l.id, l.fingerprint, l.email, l.name, l.first_seen, l.last_seen)
+            .where(l.app_id == app_id, clause, l.id < after if after is not None else true())
+            .order_by(l.id.desc()).limit(n)).all()
+
+    if window is None:
+        return newest(after_id, limit)
     since, as_of = window
     out: list = []
     while len(out) < limit:
-        batch = conn.execute(
-            select(*columns).where(l.app_id == app_id, clause,
-                                   l.id < after_id if after_id is not None else true())
-            .order_by(l.id.desc()).limit(MEMBER_BATCH)).all()
+        batch = newest(after_id, MEMBER_BATCH)
         probe = [r.fingerprint for r in batch if r.last_seen >= since]
         seen = set(conn.execute(
             select(a.fingerprint_id).distinct().where(
